@@ -1,0 +1,365 @@
+"""Shared estimator logic: input handling, the fit plumbing, warm start, scores."""
+
+import os
+import warnings
+from abc import ABC, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+from scipy import sparse
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from ._activations import ACTIVATIONS
+from ._compat import Interval, StrOptions, _check_sample_weight, _fit_context, validate_data
+from ._kernels import forward
+from ._solver import SolverOptions, admm_fit
+from .backends import get_backend
+
+__all__ = ["BaseADMM"]
+
+#: Bytes a fit may use, as a fraction of the memory available, before
+#: :class:`MemoryError` is raised instead of starting it.
+_MEMORY_FRACTION = 0.9
+
+
+def _available_memory():
+    """Bytes of memory available to this process (Linux), or None if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    try:  # pragma: no cover - other POSIX
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        return None
+
+
+class BaseADMM(BaseEstimator, ABC):
+    """Base class of the ADMM-trained networks.  Use the derived classes."""
+
+    _parameter_constraints = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "solver": [StrOptions({"admm", "paper"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "gamma": [Interval(Real, 0, None, closed="neither")],
+        "beta": [Interval(Real, 0, None, closed="neither")],
+        "n_warmup_iter": [Interval(Integral, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "warm_start": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "backend": [str],
+        "n_jobs": [None, Integral],
+        "callback": [None, callable],
+    }
+
+    @abstractmethod
+    def __init__(
+        self,
+        hidden_layer_sizes,
+        activation,
+        *,
+        solver,
+        alpha,
+        gamma,
+        beta,
+        n_warmup_iter,
+        max_iter,
+        tol,
+        n_iter_no_change,
+        early_stopping,
+        validation_fraction,
+        warm_start,
+        random_state,
+        verbose,
+        backend,
+        n_jobs,
+        callback,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.gamma = gamma
+        self.beta = beta
+        self.n_warmup_iter = n_warmup_iter
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+        self.backend = backend
+        self.n_jobs = n_jobs
+        self.callback = callback
+
+    # ---- hooks for the derived classes -----------------------------------
+    _loss = None  # "hinge" or "squared"
+
+    @abstractmethod
+    def _encode_targets(self, y, backend, first_pass):
+        """Validate ``y`` and return the (n, n_outputs) float target matrix."""
+
+    @abstractmethod
+    def _score_sums(self, raw, Y, sample_weight):
+        """Local sums from which :meth:`_score_from_sums` computes the score."""
+
+    @abstractmethod
+    def _score_from_sums(self, sums):
+        """The score (accuracy or R^2) from globally summed :meth:`_score_sums`."""
+
+    # ---- fit --------------------------------------------------------------
+    def _hidden_sizes(self):
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, (Integral, np.integer)):
+            sizes = [sizes]
+        sizes = list(sizes)
+        if not all(isinstance(s, (Integral, np.integer)) for s in sizes) or any(
+            s <= 0 for s in sizes
+        ):
+            raise ValueError(
+                f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}."
+            )
+        return [int(s) for s in sizes]
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network to data by ADMM (paper Algorithm 1).
+
+        With ``backend="mpi"`` every rank calls ``fit`` with its own rows
+        (possibly none); afterwards every rank holds the same model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data (this rank's rows under MPI).  float32 data is
+            trained in float32 end to end; anything else in float64.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; each scales every term of its sample's
+            objective.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        hidden = self._hidden_sizes()
+        backend = get_backend(self.backend, self.n_jobs)
+        with backend:
+            return self._fit(X, y, sample_weight, hidden, backend)
+
+    def _fit(self, X, y, sample_weight, hidden, backend):
+        first_pass = not (self.warm_start and hasattr(self, "coefs_"))
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            reset=first_pass,
+            accept_sparse=["csr", "csc"],
+            dtype=[np.float64, np.float32],
+            multi_output=self._multi_output,
+            y_numeric=self._loss == "squared",
+            ensure_min_samples=0 if backend.distributed else 1,
+        )
+        if sparse.issparse(X):
+            X = X.tocsr()
+        self._check_ranks_agree(X, backend)
+        n_total = int(backend.allreduce(np.array([X.shape[0]]))[0])
+        if n_total < 1:
+            raise ValueError("Found array with 0 sample(s) on every rank; at least 1 is required.")
+        # all-zero local weights are fine on one MPI rank: the global sum is checked
+        sample_weight = _check_sample_weight(
+            sample_weight,
+            X,
+            dtype=np.float64,
+            allow_all_zero_weights=backend.distributed,
+        )
+        if sample_weight.size and sample_weight.min() < 0:
+            raise ValueError("Negative values in data passed to sample_weight")
+        sw_total = float(backend.allreduce(np.array([sample_weight.sum()]))[0])
+        if not sw_total > 0:
+            raise ValueError("sample_weight sums to zero: at least one sample needs a positive weight.")
+        uniform = bool(
+            backend.allreduce(np.array([float(np.any(sample_weight != 1.0))]))[0] == 0
+        )
+        Y = self._encode_targets(y, backend, first_pass)
+
+        validation = None
+        if self.early_stopping:
+            X, X_val, Y, Y_val, sample_weight, sw_val = self._split_validation(
+                X, Y, sample_weight
+            )
+            validation = self._validation_fns(X_val, Y_val, None if uniform else sw_val)
+
+        init = None
+        if not first_pass:
+            init = (self.coefs_, self.intercepts_)
+            expected = [X.shape[1], *hidden, Y.shape[1]]
+            got = [self.coefs_[0].shape[0]] + [w.shape[1] for w in self.coefs_]
+            if got != expected:
+                raise ValueError(
+                    f"warm_start=True needs the same layer sizes as the fitted model: "
+                    f"fitted {got}, requested {expected}. Set warm_start=False to refit."
+                )
+        self._check_memory(X, hidden, Y.shape[1])
+        options = SolverOptions(
+            gamma=float(self.gamma),
+            beta=float(self.beta),
+            alpha=float(self.alpha),
+            n_warmup_iter=0 if init is not None else int(self.n_warmup_iter),
+            max_iter=int(self.max_iter),
+            tol=float(self.tol),
+            n_iter_no_change=int(self.n_iter_no_change),
+            variant=self.solver,
+        )
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        result = admm_fit(
+            X,
+            Y,
+            hidden_layer_sizes=hidden,
+            activation=ACTIVATIONS[self.activation],
+            loss=self._loss,
+            options=options,
+            backend=backend,
+            seed=seed,
+            sample_weight=None if uniform else sample_weight,
+            init_coefs=init,
+            validation=validation,
+            callback=self.callback,
+            verbose=bool(self.verbose),
+        )
+        # Only now, with a finished result, is any fitted attribute written:
+        # a failed fit leaves a previously fitted model untouched.
+        self.coefs_ = result.coefs
+        self.intercepts_ = result.intercepts
+        self.n_iter_ = result.n_iter
+        self.n_layers_ = len(hidden) + 2
+        self.n_outputs_ = Y.shape[1]
+        self.out_activation_ = "identity"
+        self.loss_curve_ = list(result.loss_curve)
+        self.best_loss_ = None if self.early_stopping else float(result.best_loss)
+        self.objective_curve_ = list(result.objective_curve)
+        self.constraint_residuals_ = result.residuals
+        self.activation_residuals_ = result.activation_residuals
+        self.validation_scores_ = result.validation_scores
+        self.best_validation_score_ = result.best_validation_score
+        self.converged_ = result.converged
+        self.stop_reason_ = result.message
+        self.fit_time_ = result.times[-1] if result.times else 0.0
+        if not result.converged and not result.interrupted:
+            warnings.warn(
+                f"{type(self).__name__}: stopped after max_iter={self.max_iter} iterations "
+                "without converging. Raise max_iter, or change beta (larger enforces the "
+                "layer constraints faster) or tol.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        return self
+
+    def _check_ranks_agree(self, X, backend):
+        """Under MPI, the same error on every rank when ranks disagree."""
+        if not backend.distributed:
+            return
+        params = {k: v for k, v in self.get_params().items() if k != "callback"}
+        mine = (X.shape[1], np.dtype(X.dtype).str, repr(sorted(params.items())))
+        everyone = backend.allgather(mine)
+        for what, index in (("n_features", 0), ("dtype", 1), ("estimator parameters", 2)):
+            values = [e[index] for e in everyone]
+            if any(v != values[0] for v in values):
+                detail = values if index < 2 else "(differing get_params())"
+                raise ValueError(
+                    f"backend='mpi': ranks disagree on {what}: {detail}. Every rank must "
+                    "call fit with the same columns, dtype and parameters."
+                )
+
+    def _check_memory(self, X, hidden, n_outputs):
+        itemsize = np.dtype(X.dtype).itemsize
+        per_row = 2 * sum(hidden) + 2 * n_outputs
+        need = X.shape[0] * per_row * itemsize
+        avail = _available_memory()
+        if avail is not None and need > _MEMORY_FRACTION * avail:
+            raise MemoryError(
+                f"{type(self).__name__}.fit needs about {need / 2**30:.2f} GiB for the "
+                f"per-sample ADMM state ({X.shape[0]} rows x {per_row} values of "
+                f"{itemsize} bytes) but only {avail / 2**30:.2f} GiB are available. "
+                "Use float32 input, fewer or narrower hidden layers, or more MPI ranks "
+                "(backend='mpi') so each holds fewer rows."
+            )
+
+    def _split_validation(self, X, Y, sample_weight):
+        stratify = None
+        if self._loss == "hinge":
+            labels = Y.argmax(axis=1) if Y.shape[1] > 1 else Y[:, 0]
+            _, counts = np.unique(labels, return_counts=True)
+            if counts.size > 1 and counts.min() >= 2:
+                stratify = labels
+        n = X.shape[0]
+        if n < 2:
+            return X, X[:0], Y, Y[:0], sample_weight, sample_weight[:0]
+        idx_train, idx_val = train_test_split(
+            np.arange(n),
+            test_size=self.validation_fraction,
+            random_state=self.random_state,
+            stratify=stratify,
+        )
+        idx_train.sort()
+        idx_val.sort()
+        return (
+            X[idx_train],
+            X[idx_val],
+            Y[idx_train],
+            Y[idx_val],
+            sample_weight[idx_train],
+            sample_weight[idx_val],
+        )
+
+    def _validation_fns(self, X_val, Y_val, sw_val):
+        activation = ACTIVATIONS[self.activation]
+
+        def stats(coefs, intercepts):
+            raw = forward(X_val, coefs, intercepts, activation)
+            return self._score_sums(raw, Y_val, sw_val)
+
+        return stats, self._score_from_sums
+
+    # ---- predict ------------------------------------------------------------
+    def _forward(self, X, allow_empty=False):
+        check_is_fitted(self)
+        X = validate_data(
+            self,
+            X,
+            accept_sparse=["csr", "csc"],
+            dtype=[np.float64, np.float32],
+            reset=False,
+            ensure_min_samples=0 if allow_empty else 1,
+        )
+        return forward(X, self.coefs_, self.intercepts_, ACTIVATIONS[self.activation])
+
+    def _reduce_score(self, sums):
+        """The score from local sums: summed over all ranks under MPI (a collective)."""
+        backend = get_backend(self.backend)
+        if not backend.distributed:
+            return self._score_from_sums(sums)
+        with backend:
+            return self._score_from_sums(backend.allreduce(sums))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags

@@ -1,0 +1,538 @@
+"""ADMMClassifier and ADMMRegressor: defaults, targets, predict*, scores."""
+
+import numpy as np
+from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import column_or_1d
+
+from ._base import BaseADMM
+from ._compat import _check_sample_weight
+
+__all__ = ["ADMMClassifier", "ADMMRegressor"]
+
+#: Scale of the softmax that turns output margins into probabilities.
+PROBA_SCALE = 4.0
+
+_COMMON_PARAMS = """
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        The ith element is the number of neurons in the ith hidden layer.
+        An empty tuple gives a linear model.
+
+    activation : {"relu", "hard_sigmoid", "hard_tanh", "leaky_relu", "identity"}, \
+default="relu"
+        Hidden-layer activation.  All are piecewise linear, so the
+        pre-activation update (paper eq. (7)) is solved exactly.
+        ``"hard_sigmoid"`` is the paper's ``h_sig``.
+
+    solver : {"admm", "paper"}, default="admm"
+        ``"paper"`` runs Algorithm 1 of Taylor et al. exactly.  ``"admm"``
+        changes only the output layer: its weight update includes the
+        Lagrange multiplier and the multiplier step is ``2 * beta`` (the
+        method of multipliers), so that fixed points satisfy the output
+        layer's optimality conditions exactly (see the user guide).
+
+    alpha : float, default=1e-4
+        Strength of the L2 penalty ``alpha / 2 * ||W||^2`` on the weights
+        (not the biases), as in scikit-learn's MLP: with no hidden layer and
+        ``ADMMRegressor`` the model is :class:`~sklearn.linear_model.Ridge`
+        with this ``alpha``.
+
+    gamma : float, default=10.0
+        Penalty on the activation constraints ``a_l = h(z_l)`` (paper
+        eq. (4)).
+
+    beta : float, default=1.0
+        Penalty on the linear constraints ``z_l = W_l a_{l-1}`` (paper
+        eq. (4)).
+
+    n_warmup_iter : int, default=10
+        Iterations at the start without multiplier updates (paper
+        section 6).  Ignored on a warm start.
+
+    max_iter : int, default=100
+        Maximum number of ADMM iterations (each a pass over all the data).
+
+    tol : float, default=1e-4
+        Stopping tolerance.  The fit stops when the training loss of the
+        network's forward pass (``loss_curve_``; with ``early_stopping``,
+        the validation score) has not improved by at least ``tol`` for
+        ``n_iter_no_change`` consecutive iterations after the warm start,
+        as in scikit-learn's MLP.
+
+    n_iter_no_change : int, default=10
+        See ``tol``.
+
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training rows (stratified for
+        classification), stop when the validation score stops improving,
+        and keep the weights with the best validation score.
+
+    validation_fraction : float, default=0.1
+        Fraction of the rows held out when ``early_stopping`` is on.
+
+    warm_start : bool, default=False
+        Start from the previous ``coefs_`` (the per-sample state is rebuilt
+        by a forward pass, with zero multipliers).
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the Gaussian initial state (and the validation split).  The
+        initial state of a row depends only on its global index, so a fit
+        is the same whatever the backend or partition.
+
+    verbose : bool, default=False
+        Print one line per iteration (rank 0 only under MPI).
+
+    backend : str, default="serial"
+        Where the rows are processed: ``"serial"``, ``"joblib"`` (threads
+        over row blocks), ``"mpi"`` (each MPI rank fits its own rows) or a
+        name added with :func:`skadmm.backends.register_backend`.
+
+    n_jobs : int, default=None
+        Threads for ``backend="joblib"`` (``None``: from
+        :func:`joblib.parallel_config`, else 1; ``-1``: all cores).
+
+    callback : callable, default=None
+        ``callback(iteration, info)`` is called after every iteration with a
+        dict of diagnostics (``loss``, ``objective``, ``residuals``,
+        ``validation_score``, ``elapsed``, ``coefs``, ``intercepts``);
+        returning True stops the fit.
+"""
+
+_COMMON_ATTRS = """
+    coefs_ : list of ndarray
+        ``coefs_[i]`` has shape ``(n_units_i, n_units_{i+1})``.
+
+    intercepts_ : list of ndarray
+
+    n_iter_ : int
+        Iterations run.
+
+    n_layers_ : int
+
+    n_outputs_ : int
+
+    out_activation_ : str
+        Always ``"identity"``.
+
+    loss_curve_ : list of float
+        Training loss of the forward pass after each iteration.
+
+    best_loss_ : float or None
+        Lowest ``loss_curve_`` value (None with ``early_stopping``).
+
+    objective_curve_ : list of float
+        Augmented objective (paper eq. (5)) after each iteration.
+
+    constraint_residuals_ : ndarray of shape (n_iter_, n_layers_ - 1)
+        RMS of ``z_l - W_l a_{l-1}`` per iteration and layer.
+
+    activation_residuals_ : ndarray of shape (n_iter_, n_layers_ - 2)
+        RMS of ``a_l - h(z_l)`` per iteration and hidden layer.
+
+    validation_scores_ : list of float or None
+        Validation score after each iteration (``early_stopping`` only).
+
+    best_validation_score_ : float or None
+
+    converged_ : bool
+        False when the fit stopped at ``max_iter``.
+
+    stop_reason_ : str
+
+    fit_time_ : float
+        Seconds spent in the iterations.
+
+    n_features_in_ : int
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Only when ``X`` has string feature names.
+"""
+
+
+class ADMMClassifier(ClassifierMixin, BaseADMM):
+    __doc__ = (
+        """Feed-forward network classifier trained without gradients, by ADMM.
+
+    Taylor et al.'s ADMM / Bregman iteration (ICML 2016, Algorithm 1):
+    every sub-step (weights, activations, pre-activations, outputs,
+    multiplier) is solved globally in closed form.  Each class has one
+    output trained with the paper's 0/1 hinge loss (one-vs-rest); two
+    classes use a single output.
+
+    Parameters
+    ----------"""
+        + _COMMON_PARAMS
+        + """
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels (the union over ranks under MPI)."""
+        + _COMMON_ATTRS
+        + """
+    See Also
+    --------
+    ADMMRegressor : The same method for regression.
+    sklearn.neural_network.MLPClassifier : The backprop counterpart.
+
+    Notes
+    -----
+    ``predict_proba`` maps the output margins monotonically onto
+    probabilities: a softmax of ``4 * z`` over the classes, where the binary
+    case uses the two margins ``(1 - z, z)``.  Because the hinge targets are
+    0 and 1, an output of 1 (a sure positive) gets probability ~0.98 in the
+    binary case.  These are *not* calibrated probabilities; wrap the
+    classifier in :class:`~sklearn.calibration.CalibratedClassifierCV` when
+    calibration matters.
+
+    References
+    ----------
+    Taylor, G., Burmeister, R., Xu, Z., Singh, B., Patel, A., Goldstein, T.
+    "Training Neural Networks Without Gradients: A Scalable ADMM Approach",
+    ICML 2016.
+
+    Examples
+    --------
+    >>> from skadmm import ADMMClassifier
+    >>> from skadmm.datasets import load_higgs
+    >>> X, y = load_higgs(return_X_y=True)
+    >>> clf = ADMMClassifier(hidden_layer_sizes=(64,), random_state=0).fit(X[:2000], y[:2000])
+    >>> clf.predict(X[-3:]).shape
+    (3,)
+    """
+    )
+
+    _loss = "hinge"
+    _multi_output = False
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="admm",
+        alpha=1e-4,
+        gamma=10.0,
+        beta=1.0,
+        n_warmup_iter=10,
+        max_iter=100,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        warm_start=False,
+        random_state=None,
+        verbose=False,
+        backend="serial",
+        n_jobs=None,
+        callback=None,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            solver=solver,
+            alpha=alpha,
+            gamma=gamma,
+            beta=beta,
+            n_warmup_iter=n_warmup_iter,
+            max_iter=max_iter,
+            tol=tol,
+            n_iter_no_change=n_iter_no_change,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            warm_start=warm_start,
+            random_state=random_state,
+            verbose=verbose,
+            backend=backend,
+            n_jobs=n_jobs,
+            callback=callback,
+        )
+
+    def _encode_targets(self, y, backend, first_pass):
+        if type_of_target(y, input_name="y") == "multilabel-indicator":
+            raise ValueError(
+                "ADMMClassifier does not support multilabel targets; pass one label per sample."
+            )
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        local = np.unique(y)
+        if backend.distributed:
+            gathered = [c for c in backend.allgather(local) if len(c)]
+            classes = np.unique(np.concatenate(gathered)) if gathered else local
+        else:
+            classes = local
+        if first_pass:
+            if classes.size < 2:
+                raise ValueError(
+                    "ADMMClassifier needs samples of at least 2 classes in the data, but "
+                    f"the data contains only one class: {classes[0]!r}"
+                )
+            self.classes_ = classes
+        elif not np.all(np.isin(classes, self.classes_)):
+            raise ValueError(
+                f"warm_start with new classes: fitted classes_ are {self.classes_}, "
+                f"y has {classes}. Refit with warm_start=False."
+            )
+        index = np.searchsorted(self.classes_, y)
+        if self.classes_.size == 2:
+            return (index == 1).astype(np.float64)[:, None]
+        Y = np.zeros((y.shape[0], self.classes_.size))
+        Y[np.arange(y.shape[0]), index] = 1.0
+        return Y
+
+    def _indices(self, raw):
+        if raw.shape[1] == 1:
+            return (raw[:, 0] > 0.5).astype(np.intp)
+        return np.argmax(raw, axis=1)
+
+    def _score_sums(self, raw, Y, sample_weight):
+        truth = (Y[:, 0] > 0.5).astype(np.intp) if Y.shape[1] == 1 else Y.argmax(axis=1)
+        correct = self._indices(raw) == truth
+        if sample_weight is None:
+            return np.array([correct.sum(), correct.size], dtype=np.float64)
+        return np.array([np.dot(correct, sample_weight), sample_weight.sum()])
+
+    def _score_from_sums(self, sums):
+        return float(sums[0] / sums[1]) if sums[1] > 0 else 0.0
+
+    def decision_function(self, X):
+        """Output margins of the network.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            Binary: ``z - 0.5`` (positive means ``classes_[1]``).
+            Multi-class: one margin per class (targets 1 for the class, 0
+            otherwise); the prediction is the largest.
+        """
+        raw = self._forward(X)
+        if raw.shape[1] == 1:
+            return raw[:, 0] - 0.5
+        return raw
+
+    def predict(self, X):
+        """Predict class labels.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        raw = self._forward(X)
+        return self.classes_[self._indices(raw)]
+
+    def predict_proba(self, X):
+        """Class probabilities from the output margins (monotone, uncalibrated).
+
+        See the class Notes for the mapping.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        raw = self._forward(X).astype(np.float64)
+        if raw.shape[1] == 1:
+            raw = np.hstack([1.0 - raw, raw])
+        raw *= PROBA_SCALE
+        raw -= raw.max(axis=1, keepdims=True)
+        np.exp(raw, out=raw)
+        raw /= raw.sum(axis=1, keepdims=True)
+        return raw
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`."""
+        return np.log(self.predict_proba(X))
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy; under ``backend="mpi"`` over all ranks' rows (collective).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+        """
+        raw = self._forward(X, allow_empty=self.backend == "mpi")
+        y = column_or_1d(y)
+        if y.shape[0] != raw.shape[0]:
+            raise ValueError(f"X has {raw.shape[0]} samples but y has {y.shape[0]}.")
+        index = np.minimum(np.searchsorted(self.classes_, y), self.classes_.size - 1)
+        known = self.classes_[index] == y
+        correct = (self._indices(raw) == index) & known
+        if sample_weight is None:
+            sums = np.array([correct.sum(), correct.size], dtype=np.float64)
+        else:
+            w = _check_sample_weight(sample_weight, raw, dtype=np.float64)
+            sums = np.array([np.dot(correct, w), w.sum()])
+        return self._reduce_score(sums)
+
+
+class ADMMRegressor(RegressorMixin, BaseADMM):
+    __doc__ = (
+        """Feed-forward network regressor trained without gradients, by ADMM.
+
+    Taylor et al.'s ADMM / Bregman iteration (ICML 2016, Algorithm 1) with
+    the squared loss ``(z - y)^2 / 2`` on a linear output layer (one output
+    per target).  Every sub-step is solved globally in closed form.
+
+    Parameters
+    ----------"""
+        + _COMMON_PARAMS
+        + """
+    Attributes
+    ----------"""
+        + _COMMON_ATTRS
+        + """
+    See Also
+    --------
+    ADMMClassifier : The same method for classification.
+    sklearn.neural_network.MLPRegressor : The backprop counterpart.
+
+    Notes
+    -----
+    Standardise the features and, for targets far from unit scale, the
+    targets too (:class:`~sklearn.compose.TransformedTargetRegressor`): the
+    penalties ``gamma`` and ``beta`` weigh the constraints against the loss
+    in absolute units.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skadmm import ADMMRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((500, 3))
+    >>> y = X @ [1.0, -2.0, 0.5]
+    >>> reg = ADMMRegressor(hidden_layer_sizes=(), random_state=0).fit(X, y)
+    >>> round(reg.score(X, y), 3)
+    1.0
+    """
+    )
+
+    _loss = "squared"
+    _multi_output = True
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="admm",
+        alpha=1e-4,
+        gamma=10.0,
+        beta=1.0,
+        n_warmup_iter=10,
+        max_iter=100,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        warm_start=False,
+        random_state=None,
+        verbose=False,
+        backend="serial",
+        n_jobs=None,
+        callback=None,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            solver=solver,
+            alpha=alpha,
+            gamma=gamma,
+            beta=beta,
+            n_warmup_iter=n_warmup_iter,
+            max_iter=max_iter,
+            tol=tol,
+            n_iter_no_change=n_iter_no_change,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            warm_start=warm_start,
+            random_state=random_state,
+            verbose=verbose,
+            backend=backend,
+            n_jobs=n_jobs,
+            callback=callback,
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _encode_targets(self, y, backend, first_pass):
+        y = np.asarray(y, dtype=np.float64)
+        if first_pass:
+            self._y_1d = y.ndim == 1
+        return y.reshape(y.shape[0], -1)
+
+    def _score_sums(self, raw, Y, sample_weight):
+        w = np.ones(Y.shape[0]) if sample_weight is None else sample_weight
+        w = w[:, None]
+        return np.concatenate(
+            [
+                [w.sum()],
+                (w * Y).sum(axis=0),
+                (w * Y * Y).sum(axis=0),
+                (w * (Y - raw) ** 2).sum(axis=0),
+            ]
+        )
+
+    def _score_from_sums(self, sums):
+        k = (len(sums) - 1) // 3
+        wsum = sums[0]
+        if wsum <= 0:
+            return 0.0
+        s1, s2, sse = sums[1 : 1 + k], sums[1 + k : 1 + 2 * k], sums[1 + 2 * k :]
+        sst = np.maximum(s2 - s1 * s1 / wsum, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r2 = np.where(sst > 0, 1.0 - sse / np.where(sst > 0, sst, 1.0), 0.0)
+        r2 = np.where((sst <= 0) & (sse <= 1e-30), 1.0, r2)
+        return float(np.mean(r2))
+
+    def predict(self, X):
+        """Predict targets.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        raw = self._forward(X)
+        return raw[:, 0] if self._y_1d else raw
+
+    def score(self, X, y, sample_weight=None):
+        """R^2; under ``backend="mpi"`` over all ranks' rows (collective).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+            Uniform average over outputs of the coefficient of determination.
+        """
+        raw = self._forward(X, allow_empty=self.backend == "mpi")
+        Y = np.asarray(y, dtype=np.float64).reshape(raw.shape[0], -1)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, raw, dtype=np.float64)
+        return self._reduce_score(self._score_sums(raw, Y, sample_weight))

@@ -1,0 +1,174 @@
+"""The backend seam: partition rule, registry, joblib equals serial, no copies."""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from joblib import parallel_config
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_info
+
+from skadmm import ADMMClassifier, ADMMRegressor
+from skadmm._activations import ACTIVATIONS
+from skadmm._solver import SolverOptions, admm_fit, gaussian_rows
+from skadmm.backends import (
+    Backend,
+    SerialBackend,
+    available_backends,
+    blocks_for,
+    get_backend,
+    partition,
+    register_backend,
+)
+from skadmm.datasets import load_higgs
+
+
+@pytest.fixture(scope="module")
+def higgs():
+    X, y = load_higgs(return_X_y=True)
+    return StandardScaler().fit_transform(X[:5000]), y[:5000]
+
+
+@given(n=st.integers(0, 10_000), parts=st.integers(1, 64))
+def test_partition_covers_rows_in_order_and_balanced(n, parts):
+    slices = [partition(n, parts, k) for k in range(parts)]
+    assert slices[0].start == 0 and slices[-1].stop == n
+    assert all(a.stop == b.start for a, b in zip(slices, slices[1:]))
+    sizes = [s.stop - s.start for s in slices]
+    assert max(sizes) - min(sizes) <= 1
+
+
+def test_partition_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="part"):
+        partition(10, 2, 2)
+
+
+@given(offset=st.integers(0, 5000), n=st.integers(0, 5000), rows=st.sampled_from([64, 256, 1024]))
+def test_blocks_are_aligned_on_global_rows(offset, n, rows):
+    blocks = blocks_for(offset, n, rows)
+    covered = [i for _, s in blocks for i in range(s.start, s.stop)]
+    assert covered == list(range(n))
+    for k, s in blocks:
+        assert (offset + s.start) // rows == k == (offset + s.stop - 1) // rows
+
+
+def test_initial_state_depends_only_on_the_global_row():
+    whole = gaussian_rows(3, 1, 0, 5000, 7, np.float64)
+    for cut in (1, 1023, 1024, 2500):
+        left = gaussian_rows(3, 1, 0, cut, 7, np.float64)
+        right = gaussian_rows(3, 1, cut, 5000 - cut, 7, np.float64)
+        np.testing.assert_array_equal(np.vstack([left, right]), whole)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2, 3, 4])
+def test_joblib_equals_serial(higgs, n_jobs):
+    X, y = higgs
+    params = dict(hidden_layer_sizes=(64, 16), max_iter=10, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        serial = ADMMClassifier(**params).fit(X, y)
+        threads = ADMMClassifier(backend="joblib", n_jobs=n_jobs, **params).fit(X, y)
+    for w, w0 in zip(threads.coefs_ + threads.intercepts_, serial.coefs_ + serial.intercepts_):
+        np.testing.assert_allclose(w, w0, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(threads.loss_curve_, serial.loss_curve_, rtol=1e-10)
+
+
+def test_joblib_honours_parallel_config(higgs, monkeypatch):
+    X, y = higgs
+    seen = []
+    original = Backend.__enter__
+
+    def spy(self):
+        out = original(self)
+        seen.append(getattr(self, "n_jobs", None))
+        return out
+
+    monkeypatch.setattr(Backend, "__enter__", spy)
+    with parallel_config(n_jobs=3), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ADMMRegressor(hidden_layer_sizes=(4,), max_iter=2, backend="joblib").fit(X[:500], y[:500])
+    assert seen == [3]
+
+
+def test_workers_run_with_one_blas_thread_and_read_only_inputs(higgs, monkeypatch):
+    """No oversubscription: BLAS is limited inside the workers; inputs are never written."""
+    import skadmm._solver as solver
+
+    X, y = higgs
+    X = X.copy()
+    X.setflags(write=False)
+    y = y.copy()
+    y.setflags(write=False)
+    states = []
+    original = solver.K.preactivation_update
+
+    def spy(*args):
+        states.append({i["internal_api"]: i["num_threads"] for i in threadpool_info()})
+        return original(*args)
+
+    monkeypatch.setattr(solver.K, "preactivation_update", spy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ADMMClassifier(hidden_layer_sizes=(8,), max_iter=2, backend="joblib", n_jobs=2).fit(X, y)
+    assert states and all(s.get("openblas", 1) == 1 for s in states)
+    # restored afterwards
+    assert threadpool_info() and all(i["num_threads"] >= 1 for i in threadpool_info())
+
+
+def test_registry_plugs_in_a_backend(higgs):
+    class CountingBackend(SerialBackend):
+        name = "counting"
+        calls = 0
+
+        def map_blocks(self, fn, blocks):
+            CountingBackend.calls += 1
+            return super().map_blocks(fn, blocks)
+
+    register_backend("counting", CountingBackend)
+    assert "counting" in available_backends()
+    X, y = higgs
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        counted = ADMMClassifier(hidden_layer_sizes=(8,), max_iter=3, backend="counting",
+                                 random_state=0).fit(X, y)
+        plain = ADMMClassifier(hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(X, y)
+    assert CountingBackend.calls > 0
+    np.testing.assert_array_equal(counted.coefs_[0], plain.coefs_[0])
+    assert not any(isinstance(v, Backend) for v in vars(counted).values())
+    with pytest.raises(ValueError, match="unknown backend"):
+        get_backend("nope")
+    with pytest.raises(TypeError):
+        register_backend("bad", 3)
+
+
+def test_bytes_reduced_per_iteration_are_flat_in_rows(higgs):
+    X, y = higgs
+    counts = []
+    for n in (1000, 4000):
+        backend = get_backend("serial")
+        with backend:
+            res = admm_fit(X[:n], y[:n].astype(float)[:, None], hidden_layer_sizes=[32],
+                           activation=ACTIVATIONS["relu"], loss="hinge",
+                           options=SolverOptions(max_iter=3, tol=0), backend=backend, seed=0)
+        counts.append(res.bytes_reduced)
+    assert counts[0] == counts[1]
+    assert counts[0][0] == 8 * (29 * 29 + 29 * 32 + 33 * 33 + 33 * 1 + 2 * 2 + 1 + 1)
+
+
+def test_mpi4py_is_not_imported_by_the_package():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, skadmm, skadmm.backends, skadmm.datasets;"
+        "from skadmm import ADMMClassifier;"
+        "import numpy as np;"
+        "ADMMClassifier(hidden_layer_sizes=(2,), max_iter=1).fit(np.eye(4), [0, 1, 0, 1]);"
+        "print('mpi4py' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,330 @@
+"""The estimators: oracles, scikit-learn integration, inputs, fitted state."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from scipy import sparse
+from sklearn.base import clone
+from sklearn.datasets import make_classification, make_regression
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import Ridge
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skadmm import ADMMClassifier, ADMMRegressor, DivergenceError
+from skadmm.datasets import load_dataset, load_higgs
+
+
+@pytest.fixture(scope="module")
+def housing():
+    X, _, y, _ = load_dataset("california_housing")
+    X = StandardScaler().fit_transform(X)[:4000]
+    y = ((y - y.mean()) / y.std())[:4000]
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def higgs_small():
+    X, y = load_higgs(return_X_y=True)
+    return StandardScaler().fit_transform(X[:3000]), y[:3000]
+
+
+# ---- the oracle: no hidden layer + squared loss is Ridge ------------------------
+@pytest.mark.parametrize("alpha", [1e-4, 1.0, 30.0])
+def test_no_hidden_layer_squared_loss_is_ridge(housing, alpha):
+    X, y = housing
+    ridge = Ridge(alpha=alpha).fit(X, y)
+    reg = ADMMRegressor(hidden_layer_sizes=(), alpha=alpha, max_iter=300, tol=0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X, y)
+    np.testing.assert_allclose(reg.coefs_[0][:, 0], ridge.coef_, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(reg.intercepts_[0][0], ridge.intercept_, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(reg.predict(X), ridge.predict(X), rtol=1e-6, atol=1e-8)
+
+
+def test_paper_solver_linear_fixed_point_is_biased(housing):
+    """Documented: Algorithm 1 as printed does not reach Ridge's solution (the reason
+    for the default solver="admm"); it stays a close but distinct linear model."""
+    X, y = housing
+    ridge = Ridge(alpha=1.0).fit(X, y)
+    reg = ADMMRegressor(hidden_layer_sizes=(), alpha=1.0, solver="paper", max_iter=200, tol=0,
+                        random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X, y)
+    gap = np.abs(reg.coefs_[0][:, 0] - ridge.coef_).max()
+    assert 1e-6 < gap < 0.2
+    assert reg.score(X, y) > ridge.score(X, y) - 0.02
+
+
+def test_sample_weight_is_weighted_ridge_and_equals_repetition(housing):
+    X, y = housing
+    X, y = X[:600], y[:600]
+    w = np.random.default_rng(0).integers(0, 4, size=600).astype(float)
+    params = dict(hidden_layer_sizes=(), alpha=2.0, max_iter=400, tol=0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        weighted = ADMMRegressor(**params).fit(X, y, sample_weight=w)
+        repeated = ADMMRegressor(**params).fit(np.repeat(X, w.astype(int), axis=0),
+                                               np.repeat(y, w.astype(int)))
+    ridge = Ridge(alpha=2.0).fit(X, y, sample_weight=w)
+    np.testing.assert_allclose(weighted.coefs_[0][:, 0], ridge.coef_, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(weighted.coefs_[0], repeated.coefs_[0], rtol=1e-6, atol=1e-9)
+
+
+# ---- scikit-learn integration ----------------------------------------------------
+def test_pipeline_and_grid_search(higgs_small):
+    X, y = higgs_small
+    pipe = make_pipeline(StandardScaler(), ADMMClassifier(max_iter=15, random_state=0))
+    grid = GridSearchCV(pipe, {"admmclassifier__hidden_layer_sizes": [(8,), (32,)]}, cv=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        grid.fit(X, y)
+    assert grid.best_params_["admmclassifier__hidden_layer_sizes"] in [(8,), (32,)]
+    assert 0.55 < grid.score(X, y) <= 1.0
+
+
+@pytest.mark.parametrize("Est", [ADMMClassifier, ADMMRegressor])
+def test_clone_and_pickle_round_trips_predict_identically(Est, higgs_small):
+    X, y = higgs_small
+    est = Est(hidden_layer_sizes=(16, 8), max_iter=12, random_state=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+        again = clone(est).fit(X, y)
+    loaded = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+    np.testing.assert_array_equal(again.predict(X), est.predict(X))
+
+
+def test_string_labels_multiclass_and_proba():
+    X, y = make_classification(600, 8, n_informative=6, n_classes=3, random_state=0)
+    labels = np.array(["cat", "dog", "emu"], dtype=object)[y]
+    clf = ADMMClassifier(hidden_layer_sizes=(32,), max_iter=40, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(StandardScaler().fit_transform(X), labels)
+    X = StandardScaler().fit_transform(X)
+    assert list(clf.classes_) == ["cat", "dog", "emu"]
+    assert clf.decision_function(X).shape == (600, 3)
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(clf.classes_[proba.argmax(axis=1)], clf.predict(X))
+    assert clf.score(X, labels) > 0.6  # a linear model reaches 0.67 here
+
+
+def test_binary_decision_and_proba_agree(higgs_small):
+    X, y = higgs_small
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = ADMMClassifier(hidden_layer_sizes=(16,), max_iter=10, random_state=0).fit(X, y)
+    dec = clf.decision_function(X)
+    assert dec.shape == (X.shape[0],)
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[(dec > 0).astype(int)])
+    np.testing.assert_array_equal(clf.predict_proba(X)[:, 1] > 0.5, dec > 0)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_sparse_input_equals_dense(fmt):
+    X, _, y, _ = load_dataset("a9a")
+    X, y = X[:1500], y[:1500]
+    # alpha=1 keeps a9a's Gram matrix (one-hot groups are collinear) well
+    # conditioned, so sparse and dense products agree to rounding
+    params = dict(hidden_layer_sizes=(16,), alpha=1.0, max_iter=8, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sp = ADMMClassifier(**params).fit(X.asformat(fmt), y)
+        dense = ADMMClassifier(**params).fit(X.toarray(), y)
+    np.testing.assert_allclose(sp.coefs_[0], dense.coefs_[0], rtol=1e-8, atol=1e-10)
+    np.testing.assert_array_equal(sp.predict(X.asformat(fmt)), dense.predict(X.toarray()))
+
+
+def test_float32_end_to_end(higgs_small, monkeypatch):
+    """float32 X: the per-sample state and the weights stay float32 (no silent upcast)."""
+    import skadmm._solver as solver
+
+    seen = []
+    original = solver.K.preactivation_update
+
+    def spy(a, m, *args):
+        seen.append((a.dtype, m.dtype))
+        return original(a, m, *args)
+
+    monkeypatch.setattr(solver.K, "preactivation_update", spy)
+    X, y = higgs_small
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = ADMMClassifier(hidden_layer_sizes=(16,), max_iter=5, random_state=0)
+        clf.fit(X.astype(np.float32), y)
+    assert seen and all(d == (np.float32, np.float32) for d in seen)
+    assert all(w.dtype == np.float32 for w in clf.coefs_ + clf.intercepts_)
+    assert clf.predict_proba(X.astype(np.float32)).dtype == np.float64
+
+
+# ---- stopping, warnings, errors -------------------------------------------------
+def test_convergence_warning_names_the_way_out(higgs_small):
+    X, y = higgs_small
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        clf = ADMMClassifier(hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(X, y)
+    assert clf.n_iter_ == 3 and not clf.converged_
+    assert len(clf.loss_curve_) == 3
+    assert clf.constraint_residuals_.shape == (3, 2)
+    assert clf.activation_residuals_.shape == (3, 1)
+
+
+def test_stops_on_tol(higgs_small):
+    X, y = higgs_small
+    clf = ADMMClassifier(hidden_layer_sizes=(8,), max_iter=500, tol=1e-2, n_iter_no_change=2,
+                         random_state=0).fit(X, y)
+    assert clf.converged_ and clf.n_iter_ < 500
+    assert "did not improve" in clf.stop_reason_
+
+
+def test_non_finite_iterate_names_layer_and_iteration(higgs_small):
+    X, y = higgs_small
+    X = X.copy()
+    X[:, 0] *= 1e300  # the Gram matrix overflows in the first weight update
+    clf = ADMMClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0)
+    with pytest.raises(DivergenceError, match=r"layer 1 at iteration 1"):
+        clf.fit(X, y)
+    assert not hasattr(clf, "coefs_")
+
+
+def test_failed_fit_leaves_fitted_model_intact(higgs_small):
+    X, y = higgs_small
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = ADMMClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(X, y)
+    before = clf.predict_proba(X)
+    coefs = [w.copy() for w in clf.coefs_]
+    bad = X.copy()
+    bad[:, 0] *= 1e300
+    with pytest.raises(DivergenceError):
+        clf.fit(bad, y)
+    np.testing.assert_array_equal(clf.predict_proba(X), before)
+    for w, w0 in zip(clf.coefs_, coefs):
+        np.testing.assert_array_equal(w, w0)
+
+
+def test_warm_start_continues_from_fitted_weights(higgs_small):
+    X, y = higgs_small
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = ADMMClassifier(hidden_layer_sizes=(16,), max_iter=15, warm_start=True,
+                             random_state=0).fit(X, y)
+        first = clf.loss_curve_[-1]
+        clf.set_params(max_iter=5).fit(X, y)
+    # restarting from a forward pass of the fitted net: no return to the random start
+    assert clf.loss_curve_[0] < first + 0.05
+    with pytest.raises(ValueError, match="same layer sizes"):
+        clf.set_params(hidden_layer_sizes=(4,)).fit(X, y)
+
+
+def test_early_stopping_keeps_best_validation_weights(higgs_small):
+    X, y = higgs_small
+    clf = ADMMClassifier(hidden_layer_sizes=(16,), max_iter=60, early_stopping=True,
+                         n_iter_no_change=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    assert len(clf.validation_scores_) == clf.n_iter_
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    assert clf.best_loss_ is None
+
+
+def test_callback_sees_state_and_can_stop(higgs_small):
+    X, y = higgs_small
+    calls = []
+
+    def callback(iteration, info):
+        calls.append((iteration, info["loss"], info["residuals"].shape))
+        return iteration == 4
+
+    clf = ADMMClassifier(hidden_layer_sizes=(8,), max_iter=50, callback=callback,
+                         random_state=0).fit(X, y)
+    assert clf.n_iter_ == 4 and clf.converged_ and [c[0] for c in calls] == [1, 2, 3, 4]
+    assert calls[0][2] == (2,)
+
+
+def test_verbose_prints_one_line_per_iteration(higgs_small, capsys):
+    X, y = higgs_small
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ADMMClassifier(hidden_layer_sizes=(8,), max_iter=3, verbose=True, random_state=0).fit(X, y)
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("Iteration")]
+    assert len(lines) == 3 and "loss" in lines[0] and "residual" in lines[0]
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"hidden_layer_sizes": (0,)}, "hidden_layer_sizes"),
+        ({"hidden_layer_sizes": (10, -1)}, "hidden_layer_sizes"),
+        ({"gamma": 0.0}, "gamma"),
+        ({"beta": -1.0}, "beta"),
+        ({"activation": "tanh"}, "activation"),
+        ({"solver": "sgd"}, "solver"),
+        ({"backend": "spark"}, "unknown backend"),
+        ({"max_iter": 0}, "max_iter"),
+    ],
+)
+def test_invalid_parameters_are_named(params, match, higgs_small):
+    X, y = higgs_small
+    with pytest.raises(ValueError, match=match):
+        ADMMClassifier(**params).fit(X[:50], y[:50])
+
+
+def test_one_class_is_a_clear_error():
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        ADMMClassifier().fit(np.eye(5), np.zeros(5))
+
+
+def test_all_zero_sample_weight_is_a_clear_error(higgs_small):
+    X, y = higgs_small
+    with pytest.raises(ValueError, match="(?i)sample.weight"):
+        ADMMClassifier().fit(X[:20], y[:20], sample_weight=np.zeros(20))
+
+
+def test_regressor_multi_output_and_1d_shape():
+    X, Y = make_regression(300, 5, n_targets=2, random_state=0)
+    Y = Y / Y.std(axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg = ADMMRegressor(hidden_layer_sizes=(16,), max_iter=30, random_state=0).fit(X, Y)
+        assert reg.predict(X).shape == (300, 2)
+        reg1 = ADMMRegressor(hidden_layer_sizes=(16,), max_iter=30, random_state=0).fit(X, Y[:, 0])
+    assert reg1.predict(X).shape == (300,)
+    assert reg.score(X, Y) > 0.9
+
+
+def test_inputs_are_not_mutated(higgs_small):
+    X, y = higgs_small
+    X0, y0, w = X.copy(), y.copy(), np.ones(len(y))
+    X.setflags(write=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ADMMClassifier(hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(X, y, w)
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(y, y0)
+    np.testing.assert_array_equal(w, 1.0)
+
+
+def test_sparse_matrix_stays_sparse_in_solver(monkeypatch):
+    """a9a-style sparse X is never densified by fit."""
+    X, _, y, _ = load_dataset("a9a")
+
+    original = sparse.csr_matrix.toarray
+
+    def guarded(self, *args, **kwargs):
+        if self.shape[0] >= 500:  # X itself (the Gram matrices are 124 x 124)
+            raise AssertionError("X was densified")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(sparse.csr_matrix, "toarray", guarded)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ADMMClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X[:500], y[:500])

@@ -1,0 +1,210 @@
+"""Property tests: every closed form is what its equation says it is."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from skadmm import _kernels as K
+from skadmm._activations import ACTIVATIONS, LOSSES
+
+finite = st.floats(-20, 20, allow_nan=False, allow_infinity=False)
+positive = st.floats(0.05, 50, allow_nan=False, allow_infinity=False)
+GRID = np.linspace(-60, 60, 240001)  # spacing 5e-4
+
+
+def _readonly(*arrays_):
+    for x in arrays_:
+        x.setflags(write=False)
+
+
+def _grid_min(objective):
+    """Brute force: the minimum of a 1-D objective over a dense grid."""
+    return objective(GRID).min()
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+@settings(max_examples=150, deadline=None)
+@given(a=finite, m=finite, beta=positive, gamma=positive)
+def test_preactivation_update_is_global_minimiser(name, a, m, beta, gamma):
+    """Paper eq. (7): z minimises gamma (a - h(z))^2 + beta (z - m)^2 globally."""
+    h = ACTIVATIONS[name]
+    A, M = np.array([[a]]), np.array([[m]])
+    _readonly(A, M)
+    z = K.preactivation_update(A, M, h, beta, gamma)[0, 0]
+
+    def objective(t):
+        t = np.asarray(t, dtype=float)
+        return gamma * (a - h(t)) ** 2 + beta * (t - m) ** 2
+
+    best = _grid_min(objective)
+    value = objective(np.array([z]))[0]
+    # never worse than any grid point (up to rounding), and a grid point
+    # next to z is within the grid's resolution of it
+    assert value <= best + 1e-9 * (1 + abs(best))
+    assert np.isfinite(z)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    a=arrays(np.float64, (7, 5), elements=finite),
+    m=arrays(np.float64, (7, 5), elements=finite),
+    beta=positive,
+    gamma=positive,
+)
+def test_relu_fast_path_matches_generic_pieces(a, m, beta, gamma):
+    """The simplified ReLU formula picks the same minimiser as the generic piece loop."""
+    from skadmm._activations import PiecewiseLinear
+
+    generic = PiecewiseLinear("relu-generic", ACTIVATIONS["relu"].pieces)
+    fast = K.preactivation_update(a, m, ACTIVATIONS["relu"], beta, gamma)
+    slow = K.preactivation_update(a, m, generic, beta, gamma)
+
+    def obj(z):
+        return gamma * (a - np.maximum(z, 0)) ** 2 + beta * (z - m) ** 2
+
+    np.testing.assert_allclose(obj(fast), obj(slow), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("loss", sorted(LOSSES))
+@settings(max_examples=200, deadline=None)
+@given(m=finite, lam=finite, beta=positive, label=st.sampled_from([0.0, 1.0]), y=finite)
+def test_output_update_is_global_minimiser(loss, m, lam, beta, label, y):
+    """Output step: z minimises loss(z, y) + lambda z + beta (z - m)^2 globally."""
+    target = label if loss == "hinge" else y
+    M, Y, LAM = np.array([[m]]), np.array([[target]]), np.array([[lam]])
+    _readonly(M, Y, LAM)
+    z = K.output_update(M, Y, LAM, beta, loss)[0, 0]
+
+    def objective(t):
+        return LOSSES[loss](t, target) + lam * t + beta * (t - m) ** 2
+
+    best = _grid_min(objective)
+    assert objective(np.array([z]))[0] <= best + 1e-9 * (1 + abs(best))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 40),
+    d=st.integers(1, 6),
+    k=st.integers(1, 3),
+    alpha=st.floats(0, 10),
+    beta=positive,
+    seed=st.integers(0, 2**16),
+)
+def test_weight_update_solves_normal_equations(n, d, k, alpha, beta, seed):
+    """W_l = z a^+ by the normal equations (G + alpha/(2 beta) D) [W; c] = R."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((n, d))
+    z = rng.standard_normal((n, k))
+    _readonly(a, z)
+    gram, cross = K.weight_statistics(a, z)
+    W, c = K.weight_update(gram, cross, alpha, beta)
+    assert np.all(np.isfinite(W)) and np.all(np.isfinite(c))
+    lhs = gram.copy()
+    lhs[np.arange(d), np.arange(d)] += alpha / (2 * beta)
+    sol = np.vstack([W, c])
+    if n > d and alpha > 1e-3:
+        np.testing.assert_allclose(lhs @ sol, cross, rtol=1e-7, atol=1e-7)
+    else:  # possibly singular: the min-norm least-squares solution
+        expected = np.linalg.pinv(lhs, rcond=1e-12) @ cross
+        np.testing.assert_allclose(lhs @ sol, lhs @ expected, rtol=1e-6, atol=1e-6)
+
+
+def test_weight_update_singular_gram_is_pseudo_inverse():
+    """Dead units and duplicate columns: finite weights, equal to z a^+ (min norm)."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((50, 4))
+    a = np.hstack([a, np.zeros((50, 2)), a[:, :1]])  # two dead units, one duplicate
+    z = rng.standard_normal((50, 3))
+    W, c = K.weight_update(*K.weight_statistics(a, z), alpha=0.0, beta=1.0)
+    aug = np.hstack([a, np.ones((50, 1))])
+    expected = np.linalg.pinv(aug) @ z
+    np.testing.assert_allclose(np.vstack([W, c]), expected, atol=1e-8)
+
+
+def test_weight_statistics_sum_over_blocks_is_transpose_reduction():
+    """Per-block sums add up to the whole: the MPI reduction is exact."""
+    rng = np.random.default_rng(1)
+    a, z, w = rng.standard_normal((90, 5)), rng.standard_normal((90, 2)), rng.random(90)
+    whole = K.weight_statistics(a, z, w)
+    parts = [K.weight_statistics(a[s], z[s], w[s]) for s in (slice(0, 31), slice(31, 90))]
+    for i in range(2):
+        np.testing.assert_allclose(parts[0][i] + parts[1][i], whole[i], rtol=1e-12)
+
+
+def test_weight_statistics_sparse_equals_dense():
+    from scipy import sparse
+
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((40, 6)) * (rng.random((40, 6)) < 0.3)
+    z, w = rng.standard_normal((40, 2)), rng.random(40)
+    for dense, sp in zip(K.weight_statistics(a, z, w), K.weight_statistics(sparse.csr_matrix(a), z, w)):
+        np.testing.assert_allclose(dense, sp, rtol=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 20),
+    n_l=st.integers(1, 8),
+    n_next=st.integers(1, 8),
+    beta=positive,
+    gamma=positive,
+    seed=st.integers(0, 2**16),
+)
+def test_activation_update_solves_its_linear_system(n, n_l, n_next, beta, gamma, seed):
+    """Paper eq. (6): the gradient of beta||z - aW - c||^2 + gamma||a - h||^2 vanishes."""
+    rng = np.random.default_rng(seed)
+    W = rng.standard_normal((n_l, n_next))
+    c = rng.standard_normal(n_next)
+    z = rng.standard_normal((n, n_next))
+    h = np.maximum(rng.standard_normal((n, n_l)), 0)
+    _readonly(W, c, z, h)
+    a = K.activation_update(z, W, c, h, beta, gamma)
+    grad = -beta * (z - c - a @ W) @ W.T + gamma * (a - h)
+    scale = 1 + np.abs(beta * (z - c) @ W.T).max() + gamma * np.abs(h).max()
+    np.testing.assert_allclose(grad, 0, atol=1e-9 * scale)
+
+
+@pytest.mark.parametrize("shape", [(10, 2), (2, 10), (6, 6)])
+def test_activation_update_woodbury_equals_direct(shape):
+    """Both forms of eq. (6) give the same activations."""
+    rng = np.random.default_rng(3)
+    W = rng.standard_normal(shape)
+    c, z = rng.standard_normal(shape[1]), rng.standard_normal((9, shape[1]))
+    h = rng.standard_normal((9, shape[0]))
+    M = 1.3 * W @ W.T + 7.0 * np.eye(shape[0])
+    direct = np.linalg.solve(M, (1.3 * (z - c) @ W.T + 7.0 * h).T).T
+    np.testing.assert_allclose(K.activation_update(z, W, c, h, 1.3, 7.0), direct, rtol=1e-10)
+
+
+@settings(max_examples=50, deadline=None)
+@given(lam=arrays(np.float64, (4, 3), elements=finite), z=arrays(np.float64, (4, 3), elements=finite))
+def test_multiplier_update_is_zero_when_constraint_holds(lam, z):
+    """Eq. (8): lambda is unchanged when z_L = W_L a_{L-1}, moved by step * residual else."""
+    _readonly(lam, z)
+    np.testing.assert_array_equal(K.multiplier_update(lam, z, z, 1.0), lam)
+    np.testing.assert_allclose(K.multiplier_update(lam, z + 1.0, z, 2.0), lam + 2.0)
+
+
+def test_kernels_keep_dtype_float32():
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((8, 5)).astype(np.float32)
+    m = rng.standard_normal((8, 5)).astype(np.float32)
+    for name in ACTIVATIONS:
+        assert K.preactivation_update(a, m, ACTIVATIONS[name], 1.0, 10.0).dtype == np.float32
+    W = rng.standard_normal((5, 2)).astype(np.float32)
+    assert K.activation_update(m[:, :2], W, np.zeros(2, np.float32), a, 1.0, 10.0).dtype == np.float32
+    y = (rng.random((8, 2)) > 0.5).astype(np.float32)
+    for loss in LOSSES:
+        assert K.output_update(m[:, :2], y, m[:, :2] * 0, 1.0, loss).dtype == np.float32
+
+
+def test_forward_matches_manual_network():
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((6, 3))
+    coefs = [rng.standard_normal((3, 4)), rng.standard_normal((4, 2))]
+    intercepts = [rng.standard_normal(4), rng.standard_normal(2)]
+    expected = np.maximum(X @ coefs[0] + intercepts[0], 0) @ coefs[1] + intercepts[1]
+    np.testing.assert_allclose(K.forward(X, coefs, intercepts, ACTIVATIONS["relu"]), expected)

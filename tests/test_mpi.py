@@ -1,0 +1,171 @@
+"""backend="mpi": size-agnostic tests, valid on 1, 2, 3... ranks.
+
+Run as ``mpiexec -n K python -m mpi4py -m pytest tests/test_mpi.py``; plain
+pytest runs them on one rank.  Every test is collective: all ranks run the
+same tests in the same order with the same (deterministic) data.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.preprocessing import StandardScaler
+
+from skadmm import ADMMClassifier, ADMMRegressor, config_context
+from skadmm.backends import partition
+from skadmm.datasets import load_higgs
+
+MPI = pytest.importorskip("mpi4py.MPI")
+pytestmark = pytest.mark.mpi
+COMM = MPI.COMM_WORLD
+RANK, SIZE = COMM.Get_rank(), COMM.Get_size()
+
+
+@pytest.fixture(scope="module")
+def higgs():
+    X, y = load_higgs(return_X_y=True)
+    return StandardScaler().fit_transform(X[:2400]), y[:2400]
+
+
+def _mine(n, rows=None):
+    return partition(n, SIZE, RANK) if rows is None else rows
+
+
+def _fit(est, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return est.fit(X, y)
+
+
+def _same_on_every_rank(value):
+    values = COMM.allgather(value)
+    return all(np.array_equal(v, values[0]) for v in values)
+
+
+PARAMS = dict(hidden_layer_sizes=(24, 12), max_iter=12, alpha=1e-2, random_state=7)
+
+
+@pytest.mark.parametrize("Est", [ADMMClassifier, ADMMRegressor])
+def test_matches_serial_gold_fit_of_concatenated_rows(Est, higgs):
+    X, y = higgs
+    gold = _fit(Est(**PARAMS), X, y)
+    rows = _mine(len(y))
+    dist = _fit(Est(backend="mpi", **PARAMS), X[rows], y[rows])
+    for w, w0 in zip(dist.coefs_ + dist.intercepts_, gold.coefs_ + gold.intercepts_):
+        np.testing.assert_allclose(w, w0, rtol=1e-8, atol=1e-10)
+    assert _same_on_every_rank(np.concatenate([w.ravel() for w in dist.coefs_]))
+    assert dist.score(X[rows], y[rows]) == pytest.approx(gold.score(X, y), rel=1e-12)
+    np.testing.assert_allclose(dist.loss_curve_, gold.loss_curve_, rtol=1e-8)
+
+
+def test_uneven_split_with_an_empty_rank(higgs):
+    X, y = higgs
+    n = len(y)
+    # rank 0 holds nothing; the others share the rows unevenly
+    if SIZE == 1:
+        rows = slice(0, n)
+    elif RANK == 0:
+        rows = slice(0, 0)
+    else:
+        cut = [0] + [n * k * k // ((SIZE - 1) ** 2) for k in range(1, SIZE)]
+        rows = slice(cut[RANK - 1], cut[RANK])
+    gold = _fit(ADMMClassifier(**PARAMS), X, y)
+    dist = _fit(ADMMClassifier(backend="mpi", **PARAMS), X[rows], y[rows])
+    np.testing.assert_allclose(dist.coefs_[0], gold.coefs_[0], rtol=1e-8, atol=1e-10)
+    assert dist.score(X[rows], y[rows]) == pytest.approx(gold.score(X, y), rel=1e-12)
+
+
+def test_classes_are_the_union_over_ranks():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60 * SIZE, 4))
+    labels = np.array(["a", "b", "c", "d"])
+    # each rank sees only two of the four classes
+    y = labels[(np.arange(60 * SIZE) % 2 + 2 * (np.arange(60 * SIZE) // 60 % 2))]
+    rows = _mine(len(y))
+    clf = _fit(ADMMClassifier(hidden_layer_sizes=(8,), max_iter=3, backend="mpi"), X[rows], y[rows])
+    expected = np.unique(y)
+    np.testing.assert_array_equal(clf.classes_, expected)
+    assert _same_on_every_rank(clf.classes_)
+
+
+def test_grid_search_in_lockstep_picks_the_same_parameters(higgs):
+    X, y = higgs
+    rows = _mine(len(y))
+    est = ADMMClassifier(max_iter=6, random_state=0, backend="mpi")
+    grid = GridSearchCV(est, {"hidden_layer_sizes": [(4,), (16,)], "beta": [0.5, 1.0]},
+                        cv=KFold(3), n_jobs=1)
+    _fit(grid, X[rows], y[rows])
+    assert _same_on_every_rank(repr(sorted(grid.best_params_.items())))
+    assert _same_on_every_rank(grid.cv_results_["mean_test_score"])
+
+
+def test_mismatched_n_features_is_the_same_error_on_every_rank(higgs):
+    X, y = higgs
+    rows = _mine(len(y))
+    Xr = X[rows] if RANK == 0 else X[rows][:, :-1]
+    if SIZE == 1:
+        pytest.skip("needs two ranks to disagree")
+    with pytest.raises(ValueError, match="ranks disagree on n_features"):
+        ADMMClassifier(backend="mpi", max_iter=2).fit(Xr, y[rows])
+
+
+def test_mismatched_dtype_and_parameters_are_reported_on_every_rank(higgs):
+    if SIZE == 1:
+        pytest.skip("needs two ranks to disagree")
+    X, y = higgs
+    rows = _mine(len(y))
+    Xr = X[rows].astype(np.float32) if RANK == 1 else X[rows]
+    with pytest.raises(ValueError, match="ranks disagree on dtype"):
+        ADMMClassifier(backend="mpi", max_iter=2).fit(Xr, y[rows])
+    with pytest.raises(ValueError, match="ranks disagree on estimator parameters"):
+        ADMMClassifier(backend="mpi", max_iter=2, beta=1.0 + RANK).fit(X[rows], y[rows])
+
+
+def test_sub_communicator_and_verbose_on_rank_zero_only(higgs, capsys):
+    X, y = higgs
+    color = RANK % 2
+    sub = COMM.Split(color, RANK)
+    try:
+        srank, ssize = sub.Get_rank(), sub.Get_size()
+        rows = partition(len(y), ssize, srank)
+        with config_context(mpi_comm=sub):
+            clf = _fit(ADMMClassifier(backend="mpi", verbose=True, **PARAMS), X[rows], y[rows])
+        gold = _fit(ADMMClassifier(**PARAMS), X, y)
+        np.testing.assert_allclose(clf.coefs_[0], gold.coefs_[0], rtol=1e-8, atol=1e-10)
+        out = capsys.readouterr().out
+        printed = sum(line.startswith("Iteration") for line in out.splitlines())
+        assert printed == (PARAMS["max_iter"] if srank == 0 else 0)
+    finally:
+        sub.Free()
+
+
+def test_bytes_reduced_per_iteration_do_not_grow_with_rows(higgs):
+    X, y = higgs
+    per_iter = []
+    for n in (600, 2400):
+        rows = _mine(n)
+        clf = ADMMClassifier(backend="mpi", callback=None, **PARAMS)
+        from skadmm._activations import ACTIVATIONS
+        from skadmm._solver import SolverOptions, admm_fit
+        from skadmm.backends import get_backend
+
+        backend = get_backend("mpi")
+        with backend:
+            res = admm_fit(
+                X[rows],
+                y[rows].astype(float)[:, None],
+                hidden_layer_sizes=clf.hidden_layer_sizes,
+                activation=ACTIVATIONS["relu"],
+                loss="hinge",
+                options=SolverOptions(max_iter=4, tol=0),
+                backend=backend,
+                seed=0,
+            )
+        per_iter.append(res.bytes_reduced)
+    assert per_iter[0] == per_iter[1]
+    # the per-layer sums [a 1]^T [a 1] and [a 1]^T z, plus a few scalars
+    sizes = [28, 24, 12, 1]
+    expected = sum((d + 1) * (d + 1) + (d + 1) * k for d, k in zip(sizes[:-1], sizes[1:]))
+    assert per_iter[0][0] == 8 * (expected + 2 * 3 + 1 + 1)
