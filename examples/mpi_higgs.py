@@ -78,8 +78,10 @@ def main():
     accuracy = clf.score(X_test, y_test)  # collective: every rank calls it
     same = comm.allgather(float(np.sum(clf.coefs_[0])))
     if rank == 0:
-        print(f"{size} rank(s), {n - n_test} training rows ({len(y)} on rank 0): "
-              f"{clf.n_iter_} iterations in {seconds:.2f} s, test accuracy {accuracy:.4f}")
+        print(
+            f"{size} rank(s), {n - n_test} training rows ({len(y)} on rank 0): "
+            f"{clf.n_iter_} iterations in {seconds:.2f} s, test accuracy {accuracy:.4f}"
+        )
         print("identical model on every rank:", all(v == same[0] for v in same))
 
 

@@ -62,7 +62,7 @@ mlp = MLPClassifier(hidden_layer_sizes=(300,), max_iter=1, warm_start=True, rand
 mlp_curve, elapsed = [], 0.0
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", ConvergenceWarning)
-    for epoch in range(40):
+    for _ in range(40):
         start = time.perf_counter()
         mlp.fit(X_train, y_train)
         elapsed += time.perf_counter() - start
@@ -81,8 +81,10 @@ ax.set_ylabel("test accuracy")
 ax.set_title("HIGGS sample, 300 hidden ReLU units")
 ax.legend(loc="lower right")
 fig.tight_layout()
-print(f"ADMM: {admm_curve[-1][1]:.4f} after {admm_curve[-1][0]:.2f} s; "
-      f"MLP: {mlp_curve[-1][1]:.4f} after {mlp_curve[-1][0]:.2f} s")
+print(
+    f"ADMM: {admm_curve[-1][1]:.4f} after {admm_curve[-1][0]:.2f} s; "
+    f"MLP: {mlp_curve[-1][1]:.4f} after {mlp_curve[-1][0]:.2f} s"
+)
 
 if __name__ == "__main__":
     fig.savefig("higgs_accuracy_vs_time.png", dpi=120)

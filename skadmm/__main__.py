@@ -69,9 +69,7 @@ def main(argv=None):
     for name, acc, sec, it in rows:
         print(f"| {name:<22} | {acc:13.4f} | {sec:11.2f} | {it:10d} |")
     admm, mlp = rows
-    print(
-        f"\nADMM / MLP: accuracy {admm[1] - mlp[1]:+.4f}, time ratio {admm[2] / mlp[2]:.2f}x"
-    )
+    print(f"\nADMM / MLP: accuracy {admm[1] - mlp[1]:+.4f}, time ratio {admm[2] / mlp[2]:.2f}x")
     return 0 if np.isfinite(admm[1]) else 1
 
 

@@ -194,17 +194,15 @@ class BaseADMM(BaseEstimator, ABC):
             raise ValueError("Negative values in data passed to sample_weight")
         sw_total = float(backend.allreduce(np.array([sample_weight.sum()]))[0])
         if not sw_total > 0:
-            raise ValueError("sample_weight sums to zero: at least one sample needs a positive weight.")
-        uniform = bool(
-            backend.allreduce(np.array([float(np.any(sample_weight != 1.0))]))[0] == 0
-        )
+            raise ValueError(
+                "sample_weight sums to zero: at least one sample needs a positive weight."
+            )
+        uniform = bool(backend.allreduce(np.array([float(np.any(sample_weight != 1.0))]))[0] == 0)
         Y = self._encode_targets(y, backend, first_pass)
 
         validation = None
         if self.early_stopping:
-            X, X_val, Y, Y_val, sample_weight, sw_val = self._split_validation(
-                X, Y, sample_weight
-            )
+            X, X_val, Y, Y_val, sample_weight, sw_val = self._split_validation(X, Y, sample_weight)
             validation = self._validation_fns(X_val, Y_val, None if uniform else sw_val)
 
         init = None

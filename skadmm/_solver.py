@@ -58,10 +58,19 @@ class SolverOptions:
     tol: float = 1e-4
     n_iter_no_change: int = 10
     variant: str = "admm"
+    init: str = "gaussian"
+    sweep: str = "forward"
+    penalty_start: float = 1.0
+    penalty_growth: float = 1.0
 
-    @property
-    def multiplier_step(self):
-        return self.beta if self.variant == "paper" else 2.0 * self.beta
+    def penalty_scale(self, iteration):
+        """Continuation: gamma and beta are scaled by min(1, start * growth^(k-1))."""
+        if self.penalty_growth <= 1.0 and self.penalty_start >= 1.0:
+            return 1.0
+        return min(1.0, self.penalty_start * self.penalty_growth ** (iteration - 1))
+
+    def multiplier_step(self, beta):
+        return beta if self.variant == "paper" else 2.0 * beta
 
     @property
     def multiplier_in_weights(self):
@@ -141,6 +150,17 @@ def gaussian_rows(seed, stream, offset, n_local, width, dtype):
         rng = np.random.default_rng([seed, stream, k])
         out[rows] = rng.standard_normal((stop, width), dtype=dtype)[first:]
     return out
+
+
+def random_weights(seed, sizes, dtype):
+    """Glorot-uniform weights and biases (scikit-learn MLP's initialisation)."""
+    rng = np.random.default_rng([seed, 2**31 - 1])
+    coefs, intercepts = [], []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        bound = np.sqrt(6.0 / (fan_in + fan_out))
+        coefs.append(rng.uniform(-bound, bound, (fan_in, fan_out)).astype(dtype))
+        intercepts.append(rng.uniform(-bound, bound, fan_out).astype(dtype))
+    return coefs, intercepts
 
 
 class _State:
@@ -225,7 +245,7 @@ def admm_fit(
     n_local = X.shape[0]
     sizes = [X.shape[1], *hidden_layer_sizes, Y.shape[1]]
     L = len(sizes) - 1
-    g, b, alpha = options.gamma, options.beta, options.alpha
+    alpha = options.alpha
     offset = backend.row_offset(n_local)
     block_rows = block_rows_for(sizes, np.dtype(dtype).itemsize)
     blocks = [rows for _, rows in blocks_for(offset, n_local, block_rows)]
@@ -233,11 +253,11 @@ def admm_fit(
     sw = sample_weight
     Yd = Y.astype(dtype, copy=False)
     st = _State(X, Yd, sw, sizes, dtype)
-    sw_total = float(
-        backend.allreduce(np.array([n_local if sw is None else float(sw.sum())]))[0]
-    )
+    sw_total = float(backend.allreduce(np.array([n_local if sw is None else float(sw.sum())]))[0])
 
     # ---- initial state ---------------------------------------------------
+    if init_coefs is None and (options.init == "forward" or options.sweep == "backward"):
+        init_coefs = random_weights(seed, sizes, dtype)
     if init_coefs is not None:
         W = [np.asarray(w, dtype=dtype) for w in init_coefs[0]]
         c = [np.asarray(v, dtype=dtype) for v in init_coefs[1]]
@@ -280,7 +300,6 @@ def admm_fit(
     n_iter = 0
     message = f"max_iter={options.max_iter} reached"
     converged = False
-    step = options.multiplier_step
     lam_target = options.multiplier_in_weights
 
     def weights_sq():
@@ -290,74 +309,95 @@ def admm_fit(
         for it in range(1, options.max_iter + 1):
             bytes_before = backend.bytes_reduced
             warm = it <= options.n_warmup_iter
+            scale = options.penalty_scale(it)
+            g, b = options.gamma * scale, options.beta * scale
+            step = options.multiplier_step(b)
             diag_blocks = [np.zeros(2 * L + 1) for _ in blocks]
             # diag layout per block: [sum (z_l - m_l)^2 for l] +
             #   [sum (a_l - h(z_l))^2 for hidden l] + [loss(z_L)] + [<lam, z_L - m_L>]
-            for i in range(L):
-                last = i == L - 1
-                a_prev = st.a[i]
-
-                def stats(bi, a_prev=a_prev, i=i, last=last):
-                    rows = blocks[bi]
-                    t = st.z[i][rows]
-                    if last and lam_target:
-                        t = t + st.lam[rows] * (0.5 / b)
-                    return K.weight_statistics(
-                        a_prev[rows], t, None if sw is None else sw[rows]
-                    )
-
-                gram, cross = backend.reduce_blocks(
-                    stats,
-                    range(len(blocks)),
-                    [(sizes[i] + 1, sizes[i] + 1), (sizes[i] + 1, sizes[i + 1])],
+            if options.sweep == "backward":
+                _backward_sweep(
+                    st,
+                    W,
+                    c,
+                    blocks,
+                    backend,
+                    activation,
+                    loss,
+                    options,
+                    g,
+                    b,
+                    step,
+                    warm,
+                    diag_blocks,
+                    it,
                 )
-                _check_finite(gram, "activations a_{l-1} (Gram matrix)", i + 1, it)
-                _check_finite(cross, "pre-activations z_l (cross products)", i + 1, it)
-                W[i], c[i] = K.weight_update(gram, cross, alpha, b, dtype=dtype)
-                _check_finite(W[i], "weights", i + 1, it)
+            else:
+                for i in range(L):
+                    last = i == L - 1
+                    a_prev = st.a[i]
 
-                if not last:
-                    op = K.activation_operator(W[i + 1], b, g, dtype=dtype)
-
-                    shift = lam_target and i + 1 == L - 1
-
-                    def hidden(bi, a_prev=a_prev, i=i, op=op, shift=shift):
+                    def stats(bi, a_prev=a_prev, i=i, last=last):
                         rows = blocks[bi]
-                        h_z = activation(st.z[i][rows])
-                        z_next = st.z[i + 1][rows]
-                        if shift:
-                            z_next = z_next + st.lam[rows] * (0.5 / b)
-                        a_new = K.activation_update(
-                            z_next, W[i + 1], c[i + 1], h_z, b, g, op=op
+                        t = st.z[i][rows]
+                        if last and lam_target:
+                            t = t + st.lam[rows] * (0.5 / b)
+                        return K.weight_statistics(
+                            a_prev[rows], t, None if sw is None else sw[rows]
                         )
-                        m = K.linear(a_prev[rows], W[i], c[i])
-                        z_new = K.preactivation_update(a_new, m, activation, b, g)
-                        st.a[i + 1][rows] = a_new
-                        st.z[i][rows] = z_new
-                        d = diag_blocks[bi]
-                        wr = None if sw is None else sw[rows, None]
-                        d[i] = _sqsum(z_new - m, wr)
-                        d[L + i] = _sqsum(a_new - activation(z_new), wr)
 
-                    backend.map_blocks(hidden, range(len(blocks)))
-                else:
+                    gram, cross = backend.reduce_blocks(
+                        stats,
+                        range(len(blocks)),
+                        [(sizes[i] + 1, sizes[i] + 1), (sizes[i] + 1, sizes[i + 1])],
+                    )
+                    _check_finite(gram, "activations a_{l-1} (Gram matrix)", i + 1, it)
+                    _check_finite(cross, "pre-activations z_l (cross products)", i + 1, it)
+                    W[i], c[i] = K.weight_update(gram, cross, alpha, b, dtype=dtype)
+                    _check_finite(W[i], "weights", i + 1, it)
 
-                    def output(bi, a_prev=a_prev, i=i, warm=warm):
-                        rows = blocks[bi]
-                        m = K.linear(a_prev[rows], W[i], c[i])
-                        lam = st.lam[rows]
-                        z_new = K.output_update(m, st.Y[rows], lam, b, loss)
-                        st.z[i][rows] = z_new
-                        r = z_new - m
-                        d = diag_blocks[bi]
-                        wr = None if sw is None else sw[rows, None]
-                        d[i] = _sqsum(r, wr)
-                        d[2 * L - 1] = _wsum(LOSSES[loss](z_new, st.Y[rows]), wr)
-                        d[2 * L] = _wsum(lam * r, wr)
-                        if not warm:
-                            st.lam[rows] = K.multiplier_update(lam, z_new, m, step)
+                    if not last:
+                        op = K.activation_operator(W[i + 1], b, g, dtype=dtype)
 
-                    backend.map_blocks(output, range(len(blocks)))
+                        shift = lam_target and i + 1 == L - 1
+
+                        def hidden(bi, a_prev=a_prev, i=i, op=op, shift=shift):
+                            rows = blocks[bi]
+                            h_z = activation(st.z[i][rows])
+                            z_next = st.z[i + 1][rows]
+                            if shift:
+                                z_next = z_next + st.lam[rows] * (0.5 / b)
+                            a_new = K.activation_update(
+                                z_next, W[i + 1], c[i + 1], h_z, b, g, op=op
+                            )
+                            m = K.linear(a_prev[rows], W[i], c[i])
+                            z_new = K.preactivation_update(a_new, m, activation, b, g)
+                            st.a[i + 1][rows] = a_new
+                            st.z[i][rows] = z_new
+                            d = diag_blocks[bi]
+                            wr = None if sw is None else sw[rows, None]
+                            d[i] = _sqsum(z_new - m, wr)
+                            d[L + i] = _sqsum(a_new - activation(z_new), wr)
+
+                        backend.map_blocks(hidden, range(len(blocks)))
+                    else:
+
+                        def output(bi, a_prev=a_prev, i=i, warm=warm):
+                            rows = blocks[bi]
+                            m = K.linear(a_prev[rows], W[i], c[i])
+                            lam = st.lam[rows]
+                            z_new = K.output_update(m, st.Y[rows], lam, b, loss)
+                            st.z[i][rows] = z_new
+                            r = z_new - m
+                            d = diag_blocks[bi]
+                            wr = None if sw is None else sw[rows, None]
+                            d[i] = _sqsum(r, wr)
+                            d[2 * L - 1] = _wsum(LOSSES[loss](z_new, st.Y[rows]), wr)
+                            d[2 * L] = _wsum(lam * r, wr)
+                            if not warm:
+                                st.lam[rows] = K.multiplier_update(lam, z_new, m, step)
+
+                        backend.map_blocks(output, range(len(blocks)))
 
             # ---- diagnostics: one reduction of a few scalars --------------
             def train_loss(bi):
@@ -472,6 +512,85 @@ def admm_fit(
     result.residuals = np.array(residuals, dtype=float).reshape(n_iter, L)
     result.activation_residuals = np.array(act_residuals, dtype=float).reshape(n_iter, L - 1)
     return result
+
+
+def _backward_sweep(
+    st, W, c, blocks, backend, activation, loss, options, g, b, step, warm, diag_blocks, it
+):
+    """One iteration in backward-then-forward order (the ``sweep="backward"`` variant).
+
+    Per block of rows, with no communication: a forward pass resets the
+    state to the network's own values (``z_l = W_l a_{l-1}``,
+    ``a_l = h(z_l)``); the output update (Algorithm 1's ``z_L`` step) sets
+    the output target; then, from the last hidden layer down, the
+    activation update (eq. (6)) and the pre-activation update (eq. (7))
+    turn the target above into targets for this layer.  Then every weight
+    update (normal equations, the transpose reduction) with one reduction
+    for all layers, and the multiplier update (eq. (8)).  Same kernels,
+    different order: the hidden layers see the output's target every
+    iteration instead of an auxiliary state that has drifted from the
+    network.
+    """
+    X, L = st.X, len(W)
+    sizes = st.sizes
+    sw = st.sw
+    ops = [K.activation_operator(W[i + 1], b, g, dtype=st.dtype) for i in range(L - 1)]
+    shift = options.multiplier_in_weights
+
+    def targets(bi):
+        rows = blocks[bi]
+        a = X[rows]
+        hs, ms = [], []
+        for i in range(L):
+            m = K.linear(a, W[i], c[i])
+            ms.append(m)
+            if i < L - 1:
+                a = activation(m)
+                hs.append(a)
+        lam = st.lam[rows]
+        z_out = K.output_update(ms[-1], st.Y[rows], lam, b, loss)
+        st.z[L - 1][rows] = z_out
+        d = diag_blocks[bi]
+        wr = None if sw is None else sw[rows, None]
+        r = z_out - ms[-1]
+        d[L - 1] = _sqsum(r, wr)
+        d[2 * L - 1] = _wsum(LOSSES[loss](z_out, st.Y[rows]), wr)
+        d[2 * L] = _wsum(lam * r, wr)
+        z_next = z_out + lam * (0.5 / b) if shift else z_out
+        for i in range(L - 2, -1, -1):
+            a_new = K.activation_update(z_next, W[i + 1], c[i + 1], hs[i], b, g, op=ops[i])
+            z_new = K.preactivation_update(a_new, ms[i], activation, b, g)
+            st.a[i + 1][rows] = a_new
+            st.z[i][rows] = z_new
+            d[i] = _sqsum(z_new - ms[i], wr)
+            d[L + i] = _sqsum(a_new - activation(z_new), wr)
+            z_next = z_new
+        out = []
+        for i in range(L):
+            t = st.z[i][rows]
+            if i == L - 1 and shift:
+                t = t + lam * (0.5 / b)
+            out.extend(K.weight_statistics(st.a[i][rows], t, None if sw is None else sw[rows]))
+        return out
+
+    shapes = []
+    for i in range(L):
+        shapes += [(sizes[i] + 1, sizes[i] + 1), (sizes[i] + 1, sizes[i + 1])]
+    sums = backend.reduce_blocks(targets, range(len(blocks)), shapes)
+    for i in range(L):
+        gram, cross = sums[2 * i], sums[2 * i + 1]
+        _check_finite(gram, "activations a_{l-1} (Gram matrix)", i + 1, it)
+        _check_finite(cross, "pre-activations z_l (cross products)", i + 1, it)
+        W[i], c[i] = K.weight_update(gram, cross, options.alpha, b, dtype=st.dtype)
+        _check_finite(W[i], "weights", i + 1, it)
+    if not warm:
+
+        def multiplier(bi):
+            rows = blocks[bi]
+            m = K.linear(st.a[L - 1][rows], W[L - 1], c[L - 1])
+            st.lam[rows] = K.multiplier_update(st.lam[rows], st.z[L - 1][rows], m, step)
+
+        backend.map_blocks(multiplier, range(len(blocks)))
 
 
 def _wsum(values, weight):

@@ -132,8 +132,9 @@ def test_registry_plugs_in_a_backend(higgs):
     X, y = higgs
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        counted = ADMMClassifier(hidden_layer_sizes=(8,), max_iter=3, backend="counting",
-                                 random_state=0).fit(X, y)
+        counted = ADMMClassifier(
+            hidden_layer_sizes=(8,), max_iter=3, backend="counting", random_state=0
+        ).fit(X, y)
         plain = ADMMClassifier(hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(X, y)
     assert CountingBackend.calls > 0
     np.testing.assert_array_equal(counted.coefs_[0], plain.coefs_[0])
@@ -150,9 +151,16 @@ def test_bytes_reduced_per_iteration_are_flat_in_rows(higgs):
     for n in (1000, 4000):
         backend = get_backend("serial")
         with backend:
-            res = admm_fit(X[:n], y[:n].astype(float)[:, None], hidden_layer_sizes=[32],
-                           activation=ACTIVATIONS["relu"], loss="hinge",
-                           options=SolverOptions(max_iter=3, tol=0), backend=backend, seed=0)
+            res = admm_fit(
+                X[:n],
+                y[:n].astype(float)[:, None],
+                hidden_layer_sizes=[32],
+                activation=ACTIVATIONS["relu"],
+                loss="hinge",
+                options=SolverOptions(max_iter=3, tol=0),
+                backend=backend,
+                seed=0,
+            )
         counts.append(res.bytes_reduced)
     assert counts[0] == counts[1]
     assert counts[0][0] == 8 * (29 * 29 + 29 * 32 + 33 * 33 + 33 * 1 + 2 * 2 + 1 + 1)
@@ -169,6 +177,7 @@ def test_mpi4py_is_not_imported_by_the_package():
         "ADMMClassifier(hidden_layer_sizes=(2,), max_iter=1).fit(np.eye(4), [0, 1, 0, 1]);"
         "print('mpi4py' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "False"

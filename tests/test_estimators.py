@@ -51,8 +51,9 @@ def test_paper_solver_linear_fixed_point_is_biased(housing):
     for the default solver="admm"); it stays a close but distinct linear model."""
     X, y = housing
     ridge = Ridge(alpha=1.0).fit(X, y)
-    reg = ADMMRegressor(hidden_layer_sizes=(), alpha=1.0, solver="paper", max_iter=200, tol=0,
-                        random_state=0)
+    reg = ADMMRegressor(
+        hidden_layer_sizes=(), alpha=1.0, solver="paper", max_iter=200, tol=0, random_state=0
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         reg.fit(X, y)
@@ -69,8 +70,9 @@ def test_sample_weight_is_weighted_ridge_and_equals_repetition(housing):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         weighted = ADMMRegressor(**params).fit(X, y, sample_weight=w)
-        repeated = ADMMRegressor(**params).fit(np.repeat(X, w.astype(int), axis=0),
-                                               np.repeat(y, w.astype(int)))
+        repeated = ADMMRegressor(**params).fit(
+            np.repeat(X, w.astype(int), axis=0), np.repeat(y, w.astype(int))
+        )
     ridge = Ridge(alpha=2.0).fit(X, y, sample_weight=w)
     np.testing.assert_allclose(weighted.coefs_[0][:, 0], ridge.coef_, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(weighted.coefs_[0], repeated.coefs_[0], rtol=1e-6, atol=1e-9)
@@ -178,8 +180,9 @@ def test_convergence_warning_names_the_way_out(higgs_small):
 
 def test_stops_on_tol(higgs_small):
     X, y = higgs_small
-    clf = ADMMClassifier(hidden_layer_sizes=(8,), max_iter=500, tol=1e-2, n_iter_no_change=2,
-                         random_state=0).fit(X, y)
+    clf = ADMMClassifier(
+        hidden_layer_sizes=(8,), max_iter=500, tol=1e-2, n_iter_no_change=2, random_state=0
+    ).fit(X, y)
     assert clf.converged_ and clf.n_iter_ < 500
     assert "did not improve" in clf.stop_reason_
 
@@ -214,8 +217,9 @@ def test_warm_start_continues_from_fitted_weights(higgs_small):
     X, y = higgs_small
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        clf = ADMMClassifier(hidden_layer_sizes=(16,), max_iter=15, warm_start=True,
-                             random_state=0).fit(X, y)
+        clf = ADMMClassifier(
+            hidden_layer_sizes=(16,), max_iter=15, warm_start=True, random_state=0
+        ).fit(X, y)
         first = clf.loss_curve_[-1]
         clf.set_params(max_iter=5).fit(X, y)
     # restarting from a forward pass of the fitted net: no return to the random start
@@ -226,8 +230,13 @@ def test_warm_start_continues_from_fitted_weights(higgs_small):
 
 def test_early_stopping_keeps_best_validation_weights(higgs_small):
     X, y = higgs_small
-    clf = ADMMClassifier(hidden_layer_sizes=(16,), max_iter=60, early_stopping=True,
-                         n_iter_no_change=3, random_state=0)
+    clf = ADMMClassifier(
+        hidden_layer_sizes=(16,),
+        max_iter=60,
+        early_stopping=True,
+        n_iter_no_change=3,
+        random_state=0,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(X, y)
@@ -244,8 +253,9 @@ def test_callback_sees_state_and_can_stop(higgs_small):
         calls.append((iteration, info["loss"], info["residuals"].shape))
         return iteration == 4
 
-    clf = ADMMClassifier(hidden_layer_sizes=(8,), max_iter=50, callback=callback,
-                         random_state=0).fit(X, y)
+    clf = ADMMClassifier(
+        hidden_layer_sizes=(8,), max_iter=50, callback=callback, random_state=0
+    ).fit(X, y)
     assert clf.n_iter_ == 4 and clf.converged_ and [c[0] for c in calls] == [1, 2, 3, 4]
     assert calls[0][2] == (2,)
 

@@ -28,8 +28,15 @@ def test_paper_settings_reach_the_papers_64_percent(higgs_split, solver):
     X_train, X_test, y_train, y_test = higgs_split
     clf = make_pipeline(
         StandardScaler(),
-        ADMMClassifier(hidden_layer_sizes=(300,), solver=solver, gamma=10.0, beta=1.0,
-                       n_warmup_iter=10, max_iter=30, random_state=0),
+        ADMMClassifier(
+            hidden_layer_sizes=(300,),
+            solver=solver,
+            gamma=10.0,
+            beta=1.0,
+            n_warmup_iter=10,
+            max_iter=30,
+            random_state=0,
+        ),
     )
     start = time.perf_counter()
     with warnings.catch_warnings():

@@ -140,7 +140,9 @@ def test_weight_statistics_sparse_equals_dense():
     rng = np.random.default_rng(2)
     a = rng.standard_normal((40, 6)) * (rng.random((40, 6)) < 0.3)
     z, w = rng.standard_normal((40, 2)), rng.random(40)
-    for dense, sp in zip(K.weight_statistics(a, z, w), K.weight_statistics(sparse.csr_matrix(a), z, w)):
+    for dense, sp in zip(
+        K.weight_statistics(a, z, w), K.weight_statistics(sparse.csr_matrix(a), z, w)
+    ):
         np.testing.assert_allclose(dense, sp, rtol=1e-12)
 
 
@@ -180,7 +182,9 @@ def test_activation_update_woodbury_equals_direct(shape):
 
 
 @settings(max_examples=50, deadline=None)
-@given(lam=arrays(np.float64, (4, 3), elements=finite), z=arrays(np.float64, (4, 3), elements=finite))
+@given(
+    lam=arrays(np.float64, (4, 3), elements=finite), z=arrays(np.float64, (4, 3), elements=finite)
+)
 def test_multiplier_update_is_zero_when_constraint_holds(lam, z):
     """Eq. (8): lambda is unchanged when z_L = W_L a_{L-1}, moved by step * residual else."""
     _readonly(lam, z)
@@ -195,7 +199,9 @@ def test_kernels_keep_dtype_float32():
     for name in ACTIVATIONS:
         assert K.preactivation_update(a, m, ACTIVATIONS[name], 1.0, 10.0).dtype == np.float32
     W = rng.standard_normal((5, 2)).astype(np.float32)
-    assert K.activation_update(m[:, :2], W, np.zeros(2, np.float32), a, 1.0, 10.0).dtype == np.float32
+    assert (
+        K.activation_update(m[:, :2], W, np.zeros(2, np.float32), a, 1.0, 10.0).dtype == np.float32
+    )
     y = (rng.random((8, 2)) > 0.5).astype(np.float32)
     for loss in LOSSES:
         assert K.output_update(m[:, :2], y, m[:, :2] * 0, 1.0, loss).dtype == np.float32

@@ -84,7 +84,9 @@ def test_classes_are_the_union_over_ranks():
     # each rank sees only two of the four classes
     y = labels[(np.arange(60 * SIZE) % 2 + 2 * (np.arange(60 * SIZE) // 60 % 2))]
     rows = _mine(len(y))
-    clf = _fit(ADMMClassifier(hidden_layer_sizes=(8,), max_iter=3, backend="mpi"), X[rows], y[rows])
+    clf = _fit(
+        ADMMClassifier(hidden_layer_sizes=(8,), max_iter=3, backend="mpi"), X[rows], y[rows]
+    )
     expected = np.unique(y)
     np.testing.assert_array_equal(clf.classes_, expected)
     assert _same_on_every_rank(clf.classes_)
@@ -94,8 +96,9 @@ def test_grid_search_in_lockstep_picks_the_same_parameters(higgs):
     X, y = higgs
     rows = _mine(len(y))
     est = ADMMClassifier(max_iter=6, random_state=0, backend="mpi")
-    grid = GridSearchCV(est, {"hidden_layer_sizes": [(4,), (16,)], "beta": [0.5, 1.0]},
-                        cv=KFold(3), n_jobs=1)
+    grid = GridSearchCV(
+        est, {"hidden_layer_sizes": [(4,), (16,)], "beta": [0.5, 1.0]}, cv=KFold(3), n_jobs=1
+    )
     _fit(grid, X[rows], y[rows])
     assert _same_on_every_rank(repr(sorted(grid.best_params_.items())))
     assert _same_on_every_rank(grid.cv_results_["mean_test_score"])

@@ -36,9 +36,7 @@ class JoblibBackend(Backend):
     def __enter__(self):
         self.n_jobs = max(1, effective_n_jobs(self.n_jobs_param))
         super().__enter__()
-        self._parallel = Parallel(
-            n_jobs=self.n_jobs, prefer="threads", require="sharedmem"
-        )
+        self._parallel = Parallel(n_jobs=self.n_jobs, prefer="threads", require="sharedmem")
         self._parallel.__enter__()
         return self
 

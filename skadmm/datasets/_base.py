@@ -132,14 +132,16 @@ def _higgs(home):
 
 
 def _split(X, y, stratify):
-    return train_test_split(
-        X, y, test_size=0.2, random_state=0, stratify=y if stratify else None
-    )
+    return train_test_split(X, y, test_size=0.2, random_state=0, stratify=y if stratify else None)
 
 
 def _svmlight(home, folder, n_features):
-    X_tr, y_tr = load_svmlight_file(str(home / folder / f"{folder}.trn.bz2"), n_features=n_features)
-    X_te, y_te = load_svmlight_file(str(home / folder / f"{folder}.tst.bz2"), n_features=n_features)
+    X_tr, y_tr = load_svmlight_file(
+        str(home / folder / f"{folder}.trn.bz2"), n_features=n_features
+    )
+    X_te, y_te = load_svmlight_file(
+        str(home / folder / f"{folder}.tst.bz2"), n_features=n_features
+    )
     return X_tr.tocsr(), X_te.tocsr(), (y_tr > 0).astype(np.int64), (y_te > 0).astype(np.int64)
 
 
@@ -161,9 +163,12 @@ def _fashion(home):
     d = home / "fashion_mnist"
     X_tr = _idx(d / "train-images-idx3-ubyte.gz").reshape(60000, -1) / 255.0
     X_te = _idx(d / "t10k-images-idx3-ubyte.gz").reshape(10000, -1) / 255.0
-    return X_tr, X_te, _idx(d / "train-labels-idx1-ubyte.gz").astype(np.int64), _idx(
-        d / "t10k-labels-idx1-ubyte.gz"
-    ).astype(np.int64)
+    return (
+        X_tr,
+        X_te,
+        _idx(d / "train-labels-idx1-ubyte.gz").astype(np.int64),
+        _idx(d / "t10k-labels-idx1-ubyte.gz").astype(np.int64),
+    )
 
 
 def _magic(home):
