@@ -111,8 +111,12 @@ class BaseADMM(BaseEstimator, ABC):
     _loss = None  # "hinge" or "squared"
 
     @abstractmethod
-    def _encode_targets(self, y, backend, first_pass):
-        """Validate ``y`` and return the (n, n_outputs) float target matrix."""
+    def _check_targets(self, y):
+        """Local checks of ``y``; returns ``(y, local classes or None)``."""
+
+    @abstractmethod
+    def _encode_targets(self, y, classes, first_pass):
+        """The (n, n_outputs) float target matrix (``classes``: union over ranks)."""
 
     @abstractmethod
     def _score_sums(self, raw, Y, sample_weight):
@@ -161,44 +165,89 @@ class BaseADMM(BaseEstimator, ABC):
         """
         hidden = self._hidden_sizes()
         backend = get_backend(self.backend, self.n_jobs)
-        with backend:
-            return self._fit(X, y, sample_weight, hidden, backend)
+        fitted = {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
+        private = {k: v for k, v in vars(self).items() if k in ("_y_1d",)}
+        try:
+            with backend:
+                return self._fit(X, y, sample_weight, hidden, backend)
+        except BaseException:
+            # a failed fit leaves the previously fitted model exactly as it was
+            for k in [k for k in vars(self) if k.endswith("_") or k == "_y_1d"]:
+                delattr(self, k)
+            for k, v in {**fitted, **private}.items():
+                setattr(self, k, v)
+            raise
 
     def _fit(self, X, y, sample_weight, hidden, backend):
         first_pass = not (self.warm_start and hasattr(self, "coefs_"))
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            reset=first_pass,
-            accept_sparse=["csr", "csc"],
-            dtype=[np.float64, np.float32],
-            multi_output=self._multi_output,
-            y_numeric=self._loss == "squared",
-            ensure_min_samples=0 if backend.distributed else 1,
-        )
-        if sparse.issparse(X):
-            X = X.tocsr()
-        self._check_ranks_agree(X, backend)
-        n_total = int(backend.allreduce(np.array([X.shape[0]]))[0])
-        if n_total < 1:
+        # 1. Local checks only (no communication), so that under MPI a bad
+        #    input on one rank becomes the same error on every rank below
+        #    instead of leaving the others waiting in a collective.
+        error, summary = None, None
+        try:
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                reset=first_pass,
+                accept_sparse=["csr", "csc"],
+                dtype=[np.float64, np.float32],
+                multi_output=self._multi_output,
+                y_numeric=self._loss == "squared",
+                ensure_min_samples=0 if backend.distributed else 1,
+            )
+            if sparse.issparse(X):
+                X = X.tocsr()
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, allow_all_zero_weights=True
+            )
+            if sample_weight.size and sample_weight.min() < 0:
+                raise ValueError("Negative values in data passed to sample_weight")
+            y, local_classes = self._check_targets(y)
+            params = {k: v for k, v in self.get_params().items() if k != "callback"}
+            summary = {
+                "n": X.shape[0],
+                "n_features": X.shape[1],
+                "dtype": np.dtype(X.dtype).str,
+                "estimator parameters": repr(sorted(params.items())),
+                "classes": local_classes,
+                "sw_total": float(sample_weight.sum()),
+                "weighted": bool(np.any(sample_weight != 1.0)),
+            }
+        except Exception as exc:
+            if not backend.distributed:
+                raise
+            error = exc
+        # 2. One exchange of small control data: errors, shapes, classes.
+        everyone = backend.allgather((None if error is None else repr(error), summary))
+        for rank, (message, _) in enumerate(everyone):
+            if message is not None:
+                if error is not None:
+                    raise error
+                raise ValueError(
+                    f"backend='mpi': input validation failed on rank {rank}: {message}"
+                )
+        summaries = [s for _, s in everyone]
+        for key in ("n_features", "dtype", "estimator parameters"):
+            values = [s[key] for s in summaries]
+            if any(v != values[0] for v in values):
+                detail = values if key != "estimator parameters" else "(differing get_params())"
+                raise ValueError(
+                    f"backend='mpi': ranks disagree on {key}: {detail}. Every rank must "
+                    "call fit with the same columns, dtype and parameters."
+                )
+        if sum(s["n"] for s in summaries) < 1:
             raise ValueError("Found array with 0 sample(s) on every rank; at least 1 is required.")
-        # all-zero local weights are fine on one MPI rank: the global sum is checked
-        sample_weight = _check_sample_weight(
-            sample_weight,
-            X,
-            dtype=np.float64,
-            allow_all_zero_weights=backend.distributed,
-        )
-        if sample_weight.size and sample_weight.min() < 0:
-            raise ValueError("Negative values in data passed to sample_weight")
-        sw_total = float(backend.allreduce(np.array([sample_weight.sum()]))[0])
-        if not sw_total > 0:
+        if not sum(s["sw_total"] for s in summaries) > 0:
             raise ValueError(
                 "sample_weight sums to zero: at least one sample needs a positive weight."
             )
-        uniform = bool(backend.allreduce(np.array([float(np.any(sample_weight != 1.0))]))[0] == 0)
-        Y = self._encode_targets(y, backend, first_pass)
+        uniform = not any(s["weighted"] for s in summaries)
+        classes = None
+        if summaries[0]["classes"] is not None:
+            classes = np.unique(np.concatenate([s["classes"] for s in summaries]))
+        Y = self._encode_targets(y, classes, first_pass)
+        self._warn_on_feature_scale(X)
 
         validation = None
         if self.early_stopping:
@@ -270,21 +319,24 @@ class BaseADMM(BaseEstimator, ABC):
             )
         return self
 
-    def _check_ranks_agree(self, X, backend):
-        """Under MPI, the same error on every rank when ranks disagree."""
-        if not backend.distributed:
+    def _warn_on_feature_scale(self, X):
+        """Warn (no error) when features are far from unit scale: gamma and beta are absolute."""
+        if X.shape[0] < 2:
             return
-        params = {k: v for k, v in self.get_params().items() if k != "callback"}
-        mine = (X.shape[1], np.dtype(X.dtype).str, repr(sorted(params.items())))
-        everyone = backend.allgather(mine)
-        for what, index in (("n_features", 0), ("dtype", 1), ("estimator parameters", 2)):
-            values = [e[index] for e in everyone]
-            if any(v != values[0] for v in values):
-                detail = values if index < 2 else "(differing get_params())"
-                raise ValueError(
-                    f"backend='mpi': ranks disagree on {what}: {detail}. Every rank must "
-                    "call fit with the same columns, dtype and parameters."
-                )
+        if sparse.issparse(X):
+            scale = np.asarray(abs(X).max(axis=0).todense()).ravel()
+        else:
+            scale = np.abs(X).max(axis=0)
+        scale = scale[scale > 0]
+        if scale.size and (scale.max() > 1e4 or scale.min() < 1e-4):
+            warnings.warn(
+                f"{type(self).__name__}: feature magnitudes range from {scale.min():.2g} to "
+                f"{scale.max():.2g}. The penalties gamma and beta weigh the layer "
+                "constraints in absolute units; standardise the features (StandardScaler in a "
+                "Pipeline) for reliable training.",
+                UserWarning,
+                stacklevel=4,
+            )
 
     def _check_memory(self, X, hidden, n_outputs):
         itemsize = np.dtype(X.dtype).itemsize

@@ -247,19 +247,16 @@ class ADMMClassifier(ClassifierMixin, BaseADMM):
             callback=callback,
         )
 
-    def _encode_targets(self, y, backend, first_pass):
+    def _check_targets(self, y):
         if type_of_target(y, input_name="y") == "multilabel-indicator":
             raise ValueError(
                 "ADMMClassifier does not support multilabel targets; pass one label per sample."
             )
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
-        local = np.unique(y)
-        if backend.distributed:
-            gathered = [c for c in backend.allgather(local) if len(c)]
-            classes = np.unique(np.concatenate(gathered)) if gathered else local
-        else:
-            classes = local
+        return y, np.unique(y)
+
+    def _encode_targets(self, y, classes, first_pass):
         if first_pass:
             if classes.size < 2:
                 raise ValueError(
@@ -473,8 +470,13 @@ class ADMMRegressor(RegressorMixin, BaseADMM):
         tags.target_tags.multi_output = True
         return tags
 
-    def _encode_targets(self, y, backend, first_pass):
+    def _check_targets(self, y):
         y = np.asarray(y, dtype=np.float64)
+        if not np.all(np.isfinite(y)):
+            raise ValueError("Input y contains NaN or infinity.")
+        return y, None
+
+    def _encode_targets(self, y, classes, first_pass):
         if first_pass:
             self._y_1d = y.ndim == 1
         return y.reshape(y.shape[0], -1)

@@ -172,3 +172,16 @@ def test_bytes_reduced_per_iteration_do_not_grow_with_rows(higgs):
     sizes = [28, 24, 12, 1]
     expected = sum((d + 1) * (d + 1) + (d + 1) * k for d, k in zip(sizes[:-1], sizes[1:]))
     assert per_iter[0][0] == 8 * (expected + 2 * 3 + 1 + 1)
+
+
+def test_bad_input_on_one_rank_is_an_error_on_every_rank(higgs):
+    X, y = higgs
+    rows = _mine(len(y))
+    Xr = X[rows].copy()
+    if RANK == SIZE - 1:
+        Xr[0, 0] = np.nan
+    expected = "NaN" if RANK == SIZE - 1 else f"validation failed on rank {SIZE - 1}"
+    with pytest.raises(ValueError, match=expected):
+        ADMMClassifier(backend="mpi", max_iter=2).fit(Xr, y[rows])
+    # and the communicator is still usable afterwards: a normal fit works
+    _fit(ADMMClassifier(backend="mpi", max_iter=2), X[rows], y[rows])

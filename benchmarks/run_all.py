@@ -1,0 +1,36 @@
+"""Run every benchmark; ``--quick`` runs them all in under 5 minutes on 2 cores.
+
+Each script prints a markdown table with the machine's description and saves
+``results/NAME.md``, ``results/NAME.rst`` (for the docs) and ``results/NAME.png``.
+Extra flags (``--quick``, ``--unset-openblas-env``) are passed to every script.
+"""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SCRIPTS = [
+    "bench_roofline.py",
+    "bench_scaling.py",
+    "bench_memory.py",
+    "bench_cost_growth.py",
+    "bench_time_to_accuracy.py",
+    "bench_ablation.py",
+]
+
+
+def main():
+    flags = sys.argv[1:]
+    start = time.perf_counter()
+    for script in SCRIPTS:
+        t = time.perf_counter()
+        print(f"\n===== {script} {' '.join(flags)} =====", flush=True)
+        subprocess.run([sys.executable, str(HERE / script), *flags], check=True, cwd=HERE)
+        print(f"({script}: {time.perf_counter() - t:.0f} s)", flush=True)
+    print(f"\nall benchmarks: {time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
