@@ -68,7 +68,8 @@ def main():
         Est = ADMMRegressor if reg else ADMMClassifier
         refs = {
             "MLP (early stopping)": (MLPRegressor if reg else MLPClassifier)(
-                hidden_layer_sizes=hidden, early_stopping=True, random_state=0),
+                hidden_layer_sizes=hidden, early_stopping=True, random_state=0
+            ),
             "linear": Ridge() if reg else LogisticRegression(max_iter=500),
         }
         for label, model in refs.items():
@@ -80,8 +81,14 @@ def main():
         for label, (solver_opts, params) in VARIANTS.items():
             base.SolverOptions = functools.partial(SolverOptions, **solver_opts)
             try:
-                est = Est(hidden_layer_sizes=hidden, max_iter=iters, random_state=0,
-                          backend="joblib", n_jobs=-1, **params)
+                est = Est(
+                    hidden_layer_sizes=hidden,
+                    max_iter=iters,
+                    random_state=0,
+                    backend="joblib",
+                    n_jobs=-1,
+                    **params,
+                )
                 t = time.perf_counter()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", ConvergenceWarning)
@@ -96,12 +103,17 @@ def main():
     mlp = {name: score for name, label, score, _ in out if label.startswith("MLP")}
     gap = [(n, mlp[n], best[n], best[n] - mlp[n]) for n in mlp]
     sections = [
-        (None, f"{'quick' if args.quick else 'full'} mode: hidden {hidden}, ADMM "
-               f"{iters} iterations, training rows capped at {rows_cap or 'all'}; "
-               "score = test accuracy (R^2 for california_housing)."),
+        (
+            None,
+            f"{'quick' if args.quick else 'full'} mode: hidden {hidden}, ADMM "
+            f"{iters} iterations, training rows capped at {rows_cap or 'all'}; "
+            "score = test accuracy (R^2 for california_housing).",
+        ),
         ("All variants", table(["dataset", "model", "test score", "fit s"], out)),
-        ("Gap: best ADMM variant minus MLP (target: >= -0.01)",
-         table(["dataset", "MLP", "best ADMM", "gap"], gap)),
+        (
+            "Gap: best ADMM variant minus MLP (target: >= -0.01)",
+            table(["dataset", "MLP", "best ADMM", "gap"], gap),
+        ),
     ]
     report("ablation", "Ablation of the accuracy levers", sections)
 

@@ -42,14 +42,17 @@ def main():
     slope_n = np.polyfit(*np.log(np.array(by_n)).T, 1)[0]
     slope_w = np.polyfit(*np.log(np.array(by_w[len(by_w) // 2 :])).T, 1)[0]
     sections = [
-        ("Against N (hidden width 300)",
-         table(["N", "s / iteration", "us / row"], [(n, t, t / n * 1e6) for n, t in by_n])),
-        ("Against hidden width (N = 40,000)",
-         table(["width", "s / iteration"], by_w)),
-        ("Fitted exponents",
-         f"- time ~ N^{slope_n:.2f} (expected 1)\n"
-         f"- time ~ width^{slope_w:.2f} over the wider half (expected -> 2 as the "
-         "N n^2 Gram dominates)"),
+        (
+            "Against N (hidden width 300)",
+            table(["N", "s / iteration", "us / row"], [(n, t, t / n * 1e6) for n, t in by_n]),
+        ),
+        ("Against hidden width (N = 40,000)", table(["width", "s / iteration"], by_w)),
+        (
+            "Fitted exponents",
+            f"- time ~ N^{slope_n:.2f} (expected 1)\n"
+            f"- time ~ width^{slope_w:.2f} over the wider half (expected -> 2 as the "
+            "N n^2 Gram dominates)",
+        ),
     ]
     report("cost_growth", "Cost growth with N and width", sections)
     import matplotlib

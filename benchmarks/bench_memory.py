@@ -55,8 +55,12 @@ def main():
     sizes = [50_000, 200_000, 400_000] if args.quick else [50_000, 200_000, 800_000, 2_000_000]
     rows = []
     for n in sizes:
-        out = subprocess.run([sys.executable, __file__, "--child", str(n)], capture_output=True,
-                             text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", str(n)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         res = json.loads(next(ln for ln in out.stdout.splitlines() if ln.startswith("RESULT"))[7:])
         theory = n * (D + 2 * HIDDEN + 3) * 8
         used = res["peak"] - res["before"]
@@ -65,12 +69,16 @@ def main():
     slope = np.polyfit(np.log(n), np.log(used), 1)[0]
     worst = rows[-1][3]
     sections = [
-        ("Peak RSS of a fit (synthetic HIGGS shape, 28-300-1, float64)",
-         table(["N", "theory MiB", "measured MiB", "measured / theory"], rows)),
-        ("Targets",
-         f"- measured / theory at N={sizes[-1]:,}: {worst:.2f} "
-         f"({'met' if worst <= 1.3 else 'NOT met'}, target <= 1.3)\n"
-         f"- growth exponent in N (log-log fit): {slope:.2f} (linear = 1)"),
+        (
+            "Peak RSS of a fit (synthetic HIGGS shape, 28-300-1, float64)",
+            table(["N", "theory MiB", "measured MiB", "measured / theory"], rows),
+        ),
+        (
+            "Targets",
+            f"- measured / theory at N={sizes[-1]:,}: {worst:.2f} "
+            f"({'met' if worst <= 1.3 else 'NOT met'}, target <= 1.3)\n"
+            f"- growth exponent in N (log-log fit): {slope:.2f} (linear = 1)",
+        ),
     ]
     report("memory", "Memory: peak RSS against theory", sections)
     import matplotlib

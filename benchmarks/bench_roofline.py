@@ -82,7 +82,9 @@ def linear_algebra_only(X, sizes, backend, repeats):
 
                 def hidden(b, i=i, op=op):
                     r = blocks[b]
-                    K.activation_update(zs[i + 1][r], W[i + 1], c[i + 1], acts[i + 1][r], 1, 10, op)
+                    K.activation_update(
+                        zs[i + 1][r], W[i + 1], c[i + 1], acts[i + 1][r], 1, 10, op
+                    )
                     K.linear(acts[i][r], W[i], c[i])
 
                 backend.map_blocks(hidden, range(len(blocks)))
@@ -117,8 +119,12 @@ def main():
             X, y = synthetic(n, dtype)
             sizes = [D, HIDDEN, 1]
             clf = ADMMClassifier(
-                hidden_layer_sizes=(HIDDEN,), max_iter=iters, tol=0, random_state=0,
-                backend="joblib", n_jobs=-1,
+                hidden_layer_sizes=(HIDDEN,),
+                max_iter=iters,
+                tol=0,
+                random_state=0,
+                backend="joblib",
+                n_jobs=-1,
             )
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
@@ -135,26 +141,57 @@ def main():
             epoch = time.perf_counter() - t
             gflops = flops_per_iteration(n, sizes) / it_time / 1e9
             name = np.dtype(dtype).name
-            rows.append((name, n, it_time, la, it_time / la, gflops, gflops / peaks[dtype],
-                         epoch, it_time / epoch))
+            rows.append(
+                (
+                    name,
+                    n,
+                    it_time,
+                    la,
+                    it_time / la,
+                    gflops,
+                    gflops / peaks[dtype],
+                    epoch,
+                    it_time / epoch,
+                )
+            )
             curves.setdefault(name, []).append((n, it_time, la))
     f64 = {r[1]: r[2] for r in rows if r[0] == "float64"}
     f32 = {r[1]: r[2] for r in rows if r[0] == "float32"}
     speed = [(n, f64[n] / f32[n]) for n in sizes_n]
     ratio_max = max(r[4] for r in rows)
     sections = [
-        ("GEMM peak (4000 x 4000, all cores, this run)",
-         table(["dtype", "GFLOP/s"], [("float64", peaks[np.float64]),
-                                      ("float32", peaks[np.float32])])),
-        ("Per iteration, HIGGS-shaped synthetic data (28-300-1, joblib on all cores)",
-         table(["dtype", "N", "iteration s", "linear algebra s", "iteration / LA",
-                "GFLOP/s", "fraction of peak", "MLP epoch s", "iteration / MLP epoch"], rows)),
+        (
+            "GEMM peak (4000 x 4000, all cores, this run)",
+            table(
+                ["dtype", "GFLOP/s"],
+                [("float64", peaks[np.float64]), ("float32", peaks[np.float32])],
+            ),
+        ),
+        (
+            "Per iteration, HIGGS-shaped synthetic data (28-300-1, joblib on all cores)",
+            table(
+                [
+                    "dtype",
+                    "N",
+                    "iteration s",
+                    "linear algebra s",
+                    "iteration / LA",
+                    "GFLOP/s",
+                    "fraction of peak",
+                    "MLP epoch s",
+                    "iteration / MLP epoch",
+                ],
+                rows,
+            ),
+        ),
         ("float32 speed-up", table(["N", "float64 / float32 time"], speed)),
-        ("Targets",
-         f"- iteration / linear algebra <= 1.3: worst {ratio_max:.2f} "
-         f"({'met' if ratio_max <= 1.3 else 'NOT met'})\n"
-         f"- float32 >= 1.7x faster at N={sizes_n[-1]}: {speed[-1][1]:.2f}x "
-         f"({'met' if speed[-1][1] >= 1.7 else 'NOT met'})"),
+        (
+            "Targets",
+            f"- iteration / linear algebra <= 1.3: worst {ratio_max:.2f} "
+            f"({'met' if ratio_max <= 1.3 else 'NOT met'})\n"
+            f"- float32 >= 1.7x faster at N={sizes_n[-1]}: {speed[-1][1]:.2f}x "
+            f"({'met' if speed[-1][1] >= 1.7 else 'NOT met'})",
+        ),
     ]
     report("roofline", "Roofline: iteration against its own linear algebra", sections)
     import matplotlib

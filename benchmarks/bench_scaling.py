@@ -44,8 +44,14 @@ def fit_time(n, iters, backend, n_jobs=None, rows=None):
     X, y = synthetic(n)
     if rows is not None:
         X, y = X[rows], y[rows]
-    clf = ADMMClassifier(hidden_layer_sizes=(HIDDEN,), max_iter=iters, tol=0, random_state=0,
-                         backend=backend, n_jobs=n_jobs)
+    clf = ADMMClassifier(
+        hidden_layer_sizes=(HIDDEN,),
+        max_iter=iters,
+        tol=0,
+        random_state=0,
+        backend=backend,
+        n_jobs=n_jobs,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(X, y)
@@ -90,9 +96,16 @@ def worker(n, iters):
         r = partition(m, comm.size, comm.rank)
         backend = get_backend("mpi")
         with backend:
-            res = admm_fit(X[r], y[r].astype(float)[:, None], hidden_layer_sizes=[HIDDEN],
-                           activation=ACTIVATIONS["relu"], loss="hinge",
-                           options=SolverOptions(max_iter=2, tol=0), backend=backend, seed=0)
+            res = admm_fit(
+                X[r],
+                y[r].astype(float)[:, None],
+                hidden_layer_sizes=[HIDDEN],
+                activation=ACTIVATIONS["relu"],
+                loss="hinge",
+                options=SolverOptions(max_iter=2, tol=0),
+                backend=backend,
+                seed=0,
+            )
         bytes_by_n[m] = res.bytes_reduced[-1]
     msg = np.zeros((D + 1) ** 2 + (D + 1) * HIDDEN + (HIDDEN + 1) ** 2 + HIDDEN + 1)
     out = np.empty_like(msg)
@@ -102,16 +115,36 @@ def worker(n, iters):
         comm.Allreduce(msg, out)
     allreduce = comm.allreduce((time.perf_counter() - t) / 20, op=MPI.MAX)
     if comm.rank == 0:
-        print("RESULT " + json.dumps({"per_iter": per_iter, "same": same, "bytes": bytes_by_n,
-                                      "allreduce_s": allreduce, "msg_bytes": msg.nbytes}))
+        print(
+            "RESULT "
+            + json.dumps(
+                {
+                    "per_iter": per_iter,
+                    "same": same,
+                    "bytes": bytes_by_n,
+                    "allreduce_s": allreduce,
+                    "msg_bytes": msg.nbytes,
+                }
+            )
+        )
 
 
 def mpi_run(ranks, n, iters):
     bindir = Path(sys.executable).parent
     mpiexec = bindir / "mpiexec"
     env = dict(os.environ, PATH=f"{bindir}:{os.environ.get('PATH', '')}")
-    cmd = [str(mpiexec), "-n", str(ranks), sys.executable, "-m", "mpi4py", __file__,
-           "--worker", str(n), str(iters)]
+    cmd = [
+        str(mpiexec),
+        "-n",
+        str(ranks),
+        sys.executable,
+        "-m",
+        "mpi4py",
+        __file__,
+        "--worker",
+        str(n),
+        str(iters),
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1200, check=True)
     line = next(ln for ln in out.stdout.splitlines() if ln.startswith("RESULT "))
     return json.loads(line[7:])
@@ -135,10 +168,13 @@ def main():
     mpi = {}
     for ranks in (1, 2, 4):
         mpi[ranks] = mpi_run(ranks, n, iters)
-        results.append((f"mpi{' (oversubscribed)' if ranks > 2 else ''}", ranks,
-                        mpi[ranks]["per_iter"]))
-    rows = [(name, k, t, base / t, mpi[k]["same"] if name.startswith("mpi") else "")
-            for name, k, t in results]
+        results.append(
+            (f"mpi{' (oversubscribed)' if ranks > 2 else ''}", ranks, mpi[ranks]["per_iter"])
+        )
+    rows = [
+        (name, k, t, base / t, mpi[k]["same"] if name.startswith("mpi") else "")
+        for name, k, t in results
+    ]
     bytes_rows = [(int(m), b) for m, b in mpi[2]["bytes"].items()]
 
     # ---- strong-scaling model (labelled: a model, not a measurement) ----
@@ -154,22 +190,40 @@ def main():
         total = iters_to_64 * (compute + reduce)
         model_rows.append((p, compute, reduce, total))
     sections = [
-        (f"Per-iteration time, synthetic HIGGS shape, N={n:,} (28-300-1)",
-         table(["backend", "jobs / ranks", "s / iteration", "speed-up vs serial",
-                "same model on all ranks"], rows)),
-        ("Bytes sum-reduced per iteration (2 ranks) against N",
-         table(["N", "bytes / iteration"], bytes_rows)),
-        ("Measured Allreduce of one iteration's weight sums",
-         f"{msg:,} bytes; {mpi[2]['allreduce_s'] * 1e6:.0f} us at 2 ranks (shared memory)"),
-        ("MODEL (not measured): strong scaling on the full HIGGS, 10.5M rows, "
-         f"{iters_to_64} iterations to 64 %",
-         "Compute per row and iteration measured here on 1 rank "
-         f"({per_row * 1e6:.2f} us) plus the small solves every rank repeats "
-         f"({solve * 1e3:.2f} ms per iteration, measured); Allreduce modelled as 2 log2(p) alpha + "
-         "2 (p-1)/p bytes / beta with an ASSUMED interconnect alpha = 2 us, beta = 5 GB/s; "
-         "the paper reports 7.8 s on 7,200 cores.\n\n"
-         + table(["ranks", "compute s / it", "reduce s / it", f"{iters_to_64} iterations s"],
-                 model_rows)),
+        (
+            f"Per-iteration time, synthetic HIGGS shape, N={n:,} (28-300-1)",
+            table(
+                [
+                    "backend",
+                    "jobs / ranks",
+                    "s / iteration",
+                    "speed-up vs serial",
+                    "same model on all ranks",
+                ],
+                rows,
+            ),
+        ),
+        (
+            "Bytes sum-reduced per iteration (2 ranks) against N",
+            table(["N", "bytes / iteration"], bytes_rows),
+        ),
+        (
+            "Measured Allreduce of one iteration's weight sums",
+            f"{msg:,} bytes; {mpi[2]['allreduce_s'] * 1e6:.0f} us at 2 ranks (shared memory)",
+        ),
+        (
+            "MODEL (not measured): strong scaling on the full HIGGS, 10.5M rows, "
+            f"{iters_to_64} iterations to 64 %",
+            "Compute per row and iteration measured here on 1 rank "
+            f"({per_row * 1e6:.2f} us) plus the small solves every rank repeats "
+            f"({solve * 1e3:.2f} ms per iteration, measured); Allreduce modelled as 2 log2(p) alpha + "
+            "2 (p-1)/p bytes / beta with an ASSUMED interconnect alpha = 2 us, beta = 5 GB/s; "
+            "the paper reports 7.8 s on 7,200 cores.\n\n"
+            + table(
+                ["ranks", "compute s / it", "reduce s / it", f"{iters_to_64} iterations s"],
+                model_rows,
+            ),
+        ),
     ]
     report("scaling", "Scaling: backends and the transpose reduction", sections)
     import matplotlib

@@ -40,13 +40,21 @@ def admm_curve(X, y, Xt, yt, hidden, iters):
     def record(it, info):
         start = time.perf_counter()
         raw = forward(Xt, info["coefs"], info["intercepts"], ACTIVATIONS["relu"])
-        pred = classes[(raw[:, 0] > 0.5).astype(int)] if raw.shape[1] == 1 else classes[
-            raw.argmax(1)]
+        pred = (
+            classes[(raw[:, 0] > 0.5).astype(int)] if raw.shape[1] == 1 else classes[raw.argmax(1)]
+        )
         curve.append((info["elapsed"] - spent[0], float(np.mean(pred == yt))))
         spent[0] += time.perf_counter() - start
 
-    clf = ADMMClassifier(hidden_layer_sizes=hidden, max_iter=iters, tol=0, random_state=0,
-                         backend="joblib", n_jobs=-1, callback=record)
+    clf = ADMMClassifier(
+        hidden_layer_sizes=hidden,
+        max_iter=iters,
+        tol=0,
+        random_state=0,
+        backend="joblib",
+        n_jobs=-1,
+        callback=record,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(X, y)
@@ -55,9 +63,14 @@ def admm_curve(X, y, Xt, yt, hidden, iters):
 
 def mlp_curve(X, y, Xt, yt, hidden, solver, steps):
     per_call = 5 if solver == "lbfgs" else 1
-    clf = MLPClassifier(hidden_layer_sizes=hidden, solver=solver, max_iter=per_call,
-                        warm_start=True, random_state=0,
-                        learning_rate_init=0.01 if solver == "sgd" else 0.001)
+    clf = MLPClassifier(
+        hidden_layer_sizes=hidden,
+        solver=solver,
+        max_iter=per_call,
+        warm_start=True,
+        random_state=0,
+        learning_rate_init=0.01 if solver == "sgd" else 0.001,
+    )
     curve, elapsed = [], 0.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -96,21 +109,38 @@ def main():
         curves[name] = (runs, targets)
         for method, curve in runs.items():
             best = max(a for _, a in curve)
-            all_rows.append((name, method, best, curve[-1][0],
-                             *[time_to(curve, t) for t in targets]))
+            all_rows.append(
+                (name, method, best, curve[-1][0], *[time_to(curve, t) for t in targets])
+            )
         for target in targets:
             admm_t = time_to(runs["ADMM"], target)
             bp = min(time_to(runs[m], target) for m in runs if m != "ADMM")
             ratio = admm_t / bp if np.isfinite(bp) and np.isfinite(admm_t) else np.inf
             ratio_rows.append((name, target, admm_t, bp, ratio))
     sections = [
-        (None, f"{'quick' if args.quick else 'full'} mode; ADMM {iters} iterations, MLP "
-               f"{steps} calls (1 epoch each; lbfgs 5 iterations each); inf = not reached."),
-        ("Best test accuracy and time to the targets",
-         table(["dataset", "method", "best test acc", "total s", "s to target 1",
-                "s to target 2"], all_rows)),
-        ("Ratio ADMM / best backprop solver (time to target)",
-         table(["dataset", "target", "ADMM s", "best backprop s", "ratio"], ratio_rows)),
+        (
+            None,
+            f"{'quick' if args.quick else 'full'} mode; ADMM {iters} iterations, MLP "
+            f"{steps} calls (1 epoch each; lbfgs 5 iterations each); inf = not reached.",
+        ),
+        (
+            "Best test accuracy and time to the targets",
+            table(
+                [
+                    "dataset",
+                    "method",
+                    "best test acc",
+                    "total s",
+                    "s to target 1",
+                    "s to target 2",
+                ],
+                all_rows,
+            ),
+        ),
+        (
+            "Ratio ADMM / best backprop solver (time to target)",
+            table(["dataset", "target", "ADMM s", "best backprop s", "ratio"], ratio_rows),
+        ),
     ]
     report("time_to_accuracy", "Time to accuracy: ADMM against backprop", sections)
     import matplotlib

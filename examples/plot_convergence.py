@@ -22,8 +22,7 @@ from skadmm.plot import plot_convergence
 
 X, y = load_higgs(return_X_y=True)
 X = StandardScaler().fit_transform(X)
-clf = ADMMClassifier(hidden_layer_sizes=(300,), early_stopping=True, max_iter=40,
-                     random_state=0)
+clf = ADMMClassifier(hidden_layer_sizes=(300,), early_stopping=True, max_iter=40, random_state=0)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", ConvergenceWarning)
     clf.fit(X, y)

@@ -44,6 +44,13 @@ def _available_memory():
 class BaseADMM(BaseEstimator, ABC):
     """Base class of the ADMM-trained networks.  Use the derived classes."""
 
+    # the notebook (HTML) representation links to skadmm's API pages
+    _doc_link_module = "skadmm"
+    _doc_link_template = (
+        "https://skadmm.readthedocs.io/en/latest/generated/"
+        "{estimator_module}.{estimator_name}.html"
+    )
+
     _parameter_constraints = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(ACTIVATIONS))],

@@ -123,10 +123,10 @@ _COMMON_ATTRS = """
     objective_curve_ : list of float
         Augmented objective (paper eq. (5)) after each iteration.
 
-    constraint_residuals_ : ndarray of shape (n_iter_, n_layers_ - 1)
+    constraint_residuals_ : ndarray of shape ``(n_iter_, n_layers_ - 1)``
         RMS of ``z_l - W_l a_{l-1}`` per iteration and layer.
 
-    activation_residuals_ : ndarray of shape (n_iter_, n_layers_ - 2)
+    activation_residuals_ : ndarray of shape ``(n_iter_, n_layers_ - 2)``
         RMS of ``a_l - h(z_l)`` per iteration and hidden layer.
 
     validation_scores_ : list of float or None
@@ -144,7 +144,7 @@ _COMMON_ATTRS = """
 
     n_features_in_ : int
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape ``(n_features_in_,)``
         Only when ``X`` has string feature names.
 """
 

@@ -348,7 +348,7 @@ def output_update(m, y, lam, beta, loss):
 
 
 def multiplier_update(lam, z, m, step):
-    """Bregman / multiplier update, paper eq. (8): ``lambda + step (z_L - W_L a_{L-1})``.
+    """Bregman / multiplier update ``lambda + step (z_L - W_L a_{L-1})`` (paper eq. (8)).
 
     The paper uses ``step = beta``; the method of multipliers for the
     penalty ``beta ||.||^2`` would use ``2 beta`` (see the solver's
@@ -366,7 +366,7 @@ def multiplier_update(lam, z, m, step):
 
 
 def forward(X, coefs, intercepts, activation):
-    """The network's prediction, paper eq. (1): ``f(a_0; W) = W_L h(... h(W_1 a_0))``.
+    """The network's prediction ``f(a_0; W) = W_L h(h(W_1 a_0))`` for two layers (paper eq. (1)).
 
     Parameters
     ----------

@@ -134,7 +134,7 @@ class ADMMResult:
 
 
 def gaussian_rows(seed, stream, offset, n_local, width, dtype):
-    """Standard normal rows ``offset .. offset + n_local`` of a virtual global array.
+    """Standard normal rows ``offset`` to ``offset + n_local - 1`` of a virtual global array.
 
     Row ``i`` of the global array depends only on ``(seed, stream, i)``:
     block ``k`` of :data:`~skadmm.backends.BLOCK_ROWS` rows is drawn from a

@@ -37,15 +37,16 @@ def plot_convergence(estimator, axes=None):
         fig = axes[0].figure
     it = np.arange(1, len(estimator.loss_curve_) + 1)
     ax = axes[0]
-    ax.plot(it, estimator.loss_curve_, label="training loss (forward pass)")
+    handles = ax.plot(it, estimator.loss_curve_, label="training loss (forward pass)")
     ax.set_xlabel("iteration")
     ax.set_ylabel("loss")
     if estimator.validation_scores_:
         twin = ax.twinx()
-        twin.plot(it, estimator.validation_scores_, color="C1", label="validation score")
+        handles += twin.plot(
+            it, estimator.validation_scores_, color="C1", label="validation score"
+        )
         twin.set_ylabel("validation score")
-        twin.legend(loc="center right")
-    ax.legend(loc="upper right")
+    ax.legend(handles=handles, loc="upper center", fontsize="small", framealpha=0.9)
     if estimator.n_warmup_iter and not estimator.warm_start:
         for a in axes:
             a.axvspan(0.5, min(estimator.n_warmup_iter, len(it)) + 0.5, color="0.92")
@@ -56,11 +57,18 @@ def plot_convergence(estimator, axes=None):
     axes[1].set_title("augmented objective (eq. 5)")
     ax = axes[2]
     for layer in range(estimator.constraint_residuals_.shape[1]):
-        ax.semilogy(it, estimator.constraint_residuals_[:, layer],
-                    label=f"z{layer + 1} - W{layer + 1} a{layer}")
+        ax.semilogy(
+            it,
+            estimator.constraint_residuals_[:, layer],
+            label=f"z{layer + 1} - W{layer + 1} a{layer}",
+        )
     for layer in range(estimator.activation_residuals_.shape[1]):
-        ax.semilogy(it, estimator.activation_residuals_[:, layer], "--",
-                    label=f"a{layer + 1} - h(z{layer + 1})")
+        ax.semilogy(
+            it,
+            estimator.activation_residuals_[:, layer],
+            "--",
+            label=f"a{layer + 1} - h(z{layer + 1})",
+        )
     ax.set_xlabel("iteration")
     ax.set_title("RMS constraint residuals")
     ax.legend(fontsize="small")

@@ -338,3 +338,29 @@ def test_sparse_matrix_stays_sparse_in_solver(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         ADMMClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X[:500], y[:500])
+
+
+@pytest.mark.parametrize("Est", [ADMMClassifier, ADMMRegressor])
+def test_html_representation_links_to_our_api_docs(Est):
+    est = Est()
+    link = est._get_doc_link()
+    assert link.endswith(f"/generated/skadmm.{Est.__name__}.html")
+    assert "scikit-learn.org" not in link
+    assert link in est._repr_html_()
+
+
+def test_plot_convergence_draws_the_histories(higgs_small):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from skadmm.plot import plot_convergence
+
+    X, y = higgs_small
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = ADMMClassifier(
+            hidden_layer_sizes=(8,), max_iter=4, early_stopping=True, random_state=0
+        ).fit(X, y)
+    fig = plot_convergence(clf)
+    assert len(fig.axes) == 4  # three panels and the validation twin axis
+    lines = fig.axes[2].get_lines()
+    assert len(lines) == 3 and len(lines[0].get_xdata()) == clf.n_iter_

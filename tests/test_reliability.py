@@ -47,22 +47,53 @@ BAD_INPUTS = [
     ("mismatched lengths", ADMMClassifier, X20, Y20[:-1], {}, "inconsistent numbers"),
     ("1-D X", ADMMClassifier, X20[:, 0], Y20, {}, "2D array"),
     ("3-D X", ADMMClassifier, X20.reshape(20, 3, 1), Y20, {}, "dim 3"),
-    ("object columns", ADMMClassifier, np.array([["a", 1.0]] * 20, dtype=object), Y20, {},
-     "could not convert|string"),
-    ("non-numeric regression target", ADMMRegressor, X20, np.array(["x"] * 20), {},
-     "could not convert|numeric|string"),
-    ("negative sample weight", ADMMClassifier, X20, Y20, {"sample_weight": -np.ones(20)},
-     "Negative values"),
-    ("all-zero sample weight", ADMMClassifier, X20, Y20, {"sample_weight": np.zeros(20)},
-     "sums to zero"),
-    ("sample weight of wrong length", ADMMClassifier, X20, Y20,
-     {"sample_weight": np.ones(19)}, "sample_weight"),
+    (
+        "object columns",
+        ADMMClassifier,
+        np.array([["a", 1.0]] * 20, dtype=object),
+        Y20,
+        {},
+        "could not convert|string",
+    ),
+    (
+        "non-numeric regression target",
+        ADMMRegressor,
+        X20,
+        np.array(["x"] * 20),
+        {},
+        "could not convert|numeric|string",
+    ),
+    (
+        "negative sample weight",
+        ADMMClassifier,
+        X20,
+        Y20,
+        {"sample_weight": -np.ones(20)},
+        "Negative values",
+    ),
+    (
+        "all-zero sample weight",
+        ADMMClassifier,
+        X20,
+        Y20,
+        {"sample_weight": np.zeros(20)},
+        "sums to zero",
+    ),
+    (
+        "sample weight of wrong length",
+        ADMMClassifier,
+        X20,
+        Y20,
+        {"sample_weight": np.ones(19)},
+        "sample_weight",
+    ),
     ("multilabel y", ADMMClassifier, X20, np.c_[Y20, 1 - Y20], {}, "1d array|multilabel"),
 ]
 
 
-@pytest.mark.parametrize("name, Est, X, y, kwargs, match", BAD_INPUTS,
-                         ids=[b[0] for b in BAD_INPUTS])
+@pytest.mark.parametrize(
+    "name, Est, X, y, kwargs, match", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS]
+)
 def test_bad_input_is_a_clear_error(name, Est, X, y, kwargs, match):
     with pytest.raises(ValueError, match=match):
         Est(hidden_layer_sizes=(4,), max_iter=2).fit(X, y, **kwargs)
@@ -126,8 +157,7 @@ def test_keyboard_interrupt_keeps_the_last_complete_weights_with_a_warning():
         if iteration == 3:
             raise KeyboardInterrupt
 
-    clf = ADMMClassifier(hidden_layer_sizes=(4,), max_iter=50, callback=interrupt,
-                         random_state=0)
+    clf = ADMMClassifier(hidden_layer_sizes=(4,), max_iter=50, callback=interrupt, random_state=0)
     with pytest.warns(RuntimeWarning, match="interrupted"):
         clf.fit(X20, Y20)
     assert clf.n_iter_ == 3 and not clf.converged_
@@ -154,8 +184,9 @@ def test_model_fitted_with_mpi_loads_and_predicts_without_mpi4py(tmp_path):
     pytest.importorskip("mpi4py")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        clf = ADMMClassifier(hidden_layer_sizes=(4,), max_iter=3, random_state=0,
-                             backend="mpi").fit(X20, Y20)
+        clf = ADMMClassifier(
+            hidden_layer_sizes=(4,), max_iter=3, random_state=0, backend="mpi"
+        ).fit(X20, Y20)
     path = tmp_path / "m.pkl"
     path.write_bytes(pickle.dumps(clf))
     np.save(tmp_path / "X.npy", X20)
@@ -165,8 +196,7 @@ def test_model_fitted_with_mpi_loads_and_predicts_without_mpi4py(tmp_path):
         clf = pickle.loads(open({str(path)!r}, "rb").read())
         print(clf.predict(np.load({str(tmp_path / "X.npy")!r})).tolist())
     """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == str(clf.predict(X20).tolist())
 
 
@@ -176,7 +206,8 @@ def test_an_exception_on_one_rank_ends_every_rank_quickly(tmp_path):
     if not mpiexec.exists():
         pytest.skip("no mpiexec next to this python")
     script = tmp_path / "fault.py"
-    script.write_text(textwrap.dedent("""
+    script.write_text(
+        textwrap.dedent("""
         import numpy as np
         from mpi4py import MPI
         from skadmm import ADMMClassifier
@@ -186,10 +217,16 @@ def test_an_exception_on_one_rank_ends_every_rank_quickly(tmp_path):
         if rank == 1:
             raise RuntimeError("rank 1 fails before the collective fit")
         ADMMClassifier(backend="mpi", max_iter=50).fit(X, y)  # rank 0 would wait forever
-    """))
+    """)
+    )
     env = dict(os.environ, PATH=f"{mpiexec.parent}:{os.environ.get('PATH', '')}")
-    proc = subprocess.run([str(mpiexec), "-n", "2", sys.executable, "-m", "mpi4py", str(script)],
-                          capture_output=True, text=True, timeout=60, env=env)
+    proc = subprocess.run(
+        [str(mpiexec), "-n", "2", sys.executable, "-m", "mpi4py", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert proc.returncode != 0
     assert "rank 1 fails" in proc.stderr
 
@@ -212,9 +249,9 @@ DOCUMENTED_ERRORS = (ValueError,)  # DivergenceError is a ValueError
     regression=st.booleans(),
     seed=st.integers(0, 2**16),
 )
-def test_fuzz_fit_gives_finite_model_or_documented_error(n, d, dtype, scale, density, n_classes,
-                                                         labels, hidden, activation, regression,
-                                                         seed):
+def test_fuzz_fit_gives_finite_model_or_documented_error(
+    n, d, dtype, scale, density, n_classes, labels, hidden, activation, regression, seed
+):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d)) * scale
     if density is not None:
