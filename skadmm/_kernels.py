@@ -277,34 +277,28 @@ def preactivation_update(a, m, activation, beta, gamma):
 
 
 def _relu_preactivation(a, m, beta, gamma):
-    """Eq. (7) for ReLU, the two-piece case of :func:`preactivation_update` simplified.
+    """Eq. (7) for ReLU: the two-piece case of :func:`preactivation_update`, simplified.
 
-    The ``z >= 0`` piece has the unconstrained minimiser
-    ``p = (gamma a + beta m) / (gamma + beta)`` with value
-    ``gamma beta (a - m)^2 / (gamma + beta)`` when ``p >= 0``; when ``p < 0``
-    its clipped candidate ``z = 0`` is never better than the ``z <= 0``
-    piece's ``min(m, 0)``, whose value is ``gamma a^2 + beta max(m, 0)^2``.
-    Fewer passes over memory than the generic loop, same minimiser.
+    The ``z >= 0`` piece's minimiser is ``p = (gamma a + beta m) / (gamma +
+    beta)`` (when ``p >= 0``), the ``z <= 0`` piece's is ``min(m, 0)``.
+    Comparing their objective values in closed form: for ``m >= 0`` the
+    first wins exactly when ``p >= 0``, i.e. ``a >= -(beta / gamma) m``; for
+    ``m < 0`` exactly when ``a >= -t m`` with
+    ``t = (sqrt(beta (gamma + beta)) + beta) / gamma >= beta / gamma``.  So
+    ``z = p`` where ``a + min(t m, (beta / gamma) m) >= 0``, else
+    ``min(m, 0)``: the same minimiser as the generic loop in a third of the
+    passes over memory.
     """
-    gb = gamma + beta
-    p = gamma * a
-    p += beta * m
-    p *= 1.0 / gb
-    inner = a - m
-    inner *= inner
-    inner *= gamma * beta / gb
-    outer = np.maximum(m, 0)
-    outer *= outer
-    outer *= beta
-    a2 = a * a
-    a2 *= gamma
-    outer += a2
-    keep = inner <= outer
-    keep &= p >= 0
-    # Blend arithmetically: a data-dependent np.where is ~10x slower here.
+    t = (np.sqrt(beta * (gamma + beta)) + beta) / gamma
+    q = m * t
+    np.minimum(q, m * (beta / gamma), out=q)
+    q += a
+    keep = q >= 0
+    p = a * (gamma / (gamma + beta))
+    p += m * (beta / (gamma + beta))
     z = np.minimum(m, 0)
     p -= z
-    p *= keep
+    p *= keep  # arithmetic blend: a data-dependent np.where is ~10x slower here
     z += p
     return z
 
