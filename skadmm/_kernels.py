@@ -195,7 +195,7 @@ def activation_operator(W_next, beta, gamma, dtype=None):
     return ("direct", B_z.astype(dtype), B_h.astype(dtype))
 
 
-def activation_update(z_next, W_next, c_next, h_z, beta, gamma, op=None):
+def activation_update(z_next, W_next, c_next, h_z, beta, gamma, op=None, out=None):
     """Activation update, paper eq. (6).
 
     ``a_l = (beta W^T W + gamma I)^{-1} (beta W^T z_{l+1} + gamma h(z_l))``
@@ -213,6 +213,9 @@ def activation_update(z_next, W_next, c_next, h_z, beta, gamma, op=None):
     op : tuple, default=None
         Precomputed :func:`activation_operator` ``(W_next, beta, gamma)``;
         computed here when omitted.
+    out : ndarray of shape (n, n_l), default=None
+        Where to write the result (e.g. the solver's own state); never one
+        of the inputs.
 
     Returns
     -------
@@ -223,15 +226,15 @@ def activation_update(z_next, W_next, c_next, h_z, beta, gamma, op=None):
     if op[0] == "woodbury":
         r = z_next - c_next
         r -= h_z @ W_next
-        a = r @ op[1]
+        a = np.matmul(r, op[1], out=out)
         a += h_z
         return a
-    a = (z_next - c_next) @ op[1]
+    a = np.matmul(z_next - c_next, op[1], out=out)
     a += h_z @ op[2]
     return a
 
 
-def preactivation_update(a, m, activation, beta, gamma):
+def preactivation_update(a, m, activation, beta, gamma, out=None):
     """Pre-activation update, paper eq. (7): entrywise global minimiser.
 
     Solves ``min_z gamma (a - h(z))^2 + beta (z - m)^2`` exactly for every
@@ -247,13 +250,15 @@ def preactivation_update(a, m, activation, beta, gamma):
     a, m : ndarray of the same shape
     activation : PiecewiseLinear
     beta, gamma : float
+    out : ndarray, default=None
+        Where to write the result; never one of the inputs.
 
     Returns
     -------
     z : ndarray, same shape and dtype as ``m``
     """
     if activation.name == "relu":
-        return _relu_preactivation(a, m, beta, gamma)
+        return _relu_preactivation(a, m, beta, gamma, out)
     best_z = best_obj = None
     for piece in activation.pieces:
         s, o = piece.slope, piece.offset
@@ -273,10 +278,14 @@ def preactivation_update(a, m, activation, beta, gamma):
             cand *= better
             best_z += cand
             np.minimum(best_obj, obj, out=best_obj)
-    return best_z.astype(m.dtype, copy=False)
+    best_z = best_z.astype(m.dtype, copy=False)
+    if out is not None:
+        out[...] = best_z
+        return out
+    return best_z
 
 
-def _relu_preactivation(a, m, beta, gamma):
+def _relu_preactivation(a, m, beta, gamma, out=None):
     """Eq. (7) for ReLU: the two-piece case of :func:`preactivation_update`, simplified.
 
     The ``z >= 0`` piece's minimiser is ``p = (gamma a + beta m) / (gamma +
@@ -296,7 +305,7 @@ def _relu_preactivation(a, m, beta, gamma):
     keep = q >= 0
     p = a * (gamma / (gamma + beta))
     p += m * (beta / (gamma + beta))
-    z = np.minimum(m, 0)
+    z = np.minimum(m, 0, out=out)
     p -= z
     p *= keep  # arithmetic blend: a data-dependent np.where is ~10x slower here
     z += p

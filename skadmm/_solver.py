@@ -367,13 +367,21 @@ def admm_fit(
                             z_next = st.z[i + 1][rows]
                             if shift:
                                 z_next = z_next + st.lam[rows] * (0.5 / b)
+                            # results go straight into this block's rows of the state
                             a_new = K.activation_update(
-                                z_next, W[i + 1], c[i + 1], h_z, b, g, op=op
+                                z_next,
+                                W[i + 1],
+                                c[i + 1],
+                                h_z,
+                                b,
+                                g,
+                                op=op,
+                                out=st.a[i + 1][rows],
                             )
                             m = K.linear(a_prev[rows], W[i], c[i])
-                            z_new = K.preactivation_update(a_new, m, activation, b, g)
-                            st.a[i + 1][rows] = a_new
-                            st.z[i][rows] = z_new
+                            z_new = K.preactivation_update(
+                                a_new, m, activation, b, g, out=st.z[i][rows]
+                            )
                             d = diag_blocks[bi]
                             wr = None if sw is None else sw[rows, None]
                             d[i] = _sqsum(z_new - m, wr)

@@ -105,9 +105,9 @@ def test_workers_run_with_one_blas_thread_and_read_only_inputs(higgs, monkeypatc
     states = []
     original = solver.K.preactivation_update
 
-    def spy(*args):
+    def spy(*args, **kwargs):
         states.append({i["internal_api"]: i["num_threads"] for i in threadpool_info()})
-        return original(*args)
+        return original(*args, **kwargs)
 
     monkeypatch.setattr(solver.K, "preactivation_update", spy)
     with warnings.catch_warnings():

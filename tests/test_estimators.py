@@ -152,9 +152,9 @@ def test_float32_end_to_end(higgs_small, monkeypatch):
     seen = []
     original = solver.K.preactivation_update
 
-    def spy(a, m, *args):
+    def spy(a, m, *args, **kwargs):
         seen.append((a.dtype, m.dtype))
-        return original(a, m, *args)
+        return original(a, m, *args, **kwargs)
 
     monkeypatch.setattr(solver.K, "preactivation_update", spy)
     X, y = higgs_small

@@ -214,3 +214,19 @@ def test_forward_matches_manual_network():
     intercepts = [rng.standard_normal(4), rng.standard_normal(2)]
     expected = np.maximum(X @ coefs[0] + intercepts[0], 0) @ coefs[1] + intercepts[1]
     np.testing.assert_allclose(K.forward(X, coefs, intercepts, ACTIVATIONS["relu"]), expected)
+
+
+@pytest.mark.parametrize("name", ["relu", "hard_tanh"])
+def test_out_argument_writes_only_the_output(name):
+    """``out=`` (the solver's own state) gets the same values; the inputs are untouched."""
+    rng = np.random.default_rng(6)
+    a, m = rng.standard_normal((5, 4)), rng.standard_normal((5, 4))
+    W, c, z = rng.standard_normal((4, 2)), rng.standard_normal(2), rng.standard_normal((5, 2))
+    _readonly(a, m, W, c, z)
+    out = np.empty((5, 4))
+    res = K.preactivation_update(a, m, ACTIVATIONS[name], 1.0, 10.0, out=out)
+    assert res is out
+    np.testing.assert_array_equal(out, K.preactivation_update(a, m, ACTIVATIONS[name], 1.0, 10.0))
+    out2 = np.empty((5, 4))
+    K.activation_update(z, W, c, a, 1.0, 10.0, out=out2)
+    np.testing.assert_allclose(out2, K.activation_update(z, W, c, a, 1.0, 10.0), rtol=1e-12)
