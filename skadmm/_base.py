@@ -281,6 +281,8 @@ class BaseADMM(BaseEstimator, ABC):
             tol=float(self.tol),
             n_iter_no_change=int(self.n_iter_no_change),
             variant=self.solver,
+            init="gaussian" if self.solver == "paper" else "forward",
+            readout_iter=0 if self.solver == "paper" else 50,
         )
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         result = admm_fit(
