@@ -27,7 +27,7 @@ def per_iteration(n, width, iters):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(X, y)
-    return clf.fit_time_ / clf.n_iter_
+    return clf.iteration_time_
 
 
 def main():

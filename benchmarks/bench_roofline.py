@@ -129,7 +129,7 @@ def main():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 clf.fit(X, y)
-            it_time = clf.fit_time_ / clf.n_iter_
+            it_time = clf.iteration_time_
             backend = get_backend("joblib", n_jobs=-1)
             with backend:
                 la = linear_algebra_only(X, sizes, backend, repeats=2)

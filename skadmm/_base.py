@@ -317,7 +317,9 @@ class BaseADMM(BaseEstimator, ABC):
         self.best_validation_score_ = result.best_validation_score
         self.converged_ = result.converged
         self.stop_reason_ = result.message
-        self.fit_time_ = result.times[-1] if result.times else 0.0
+        self.fit_time_ = result.total_time
+        self.iteration_time_ = result.times[-1] / result.n_iter if result.n_iter else 0.0
+        self.readout_n_iter_ = result.readout_n_iter
         if not result.converged and not result.interrupted:
             warnings.warn(
                 f"{type(self).__name__}: stopped after max_iter={self.max_iter} iterations "

@@ -140,7 +140,14 @@ _COMMON_ATTRS = """
     stop_reason_ : str
 
     fit_time_ : float
-        Seconds spent in the iterations.
+        Seconds spent in the solver (iterations and readout refit).
+
+    iteration_time_ : float
+        Mean seconds per iteration.
+
+    readout_n_iter_ : int
+        Iterations of the final output-layer refit on the network's own
+        hidden features (``solver="admm"`` only; 0 otherwise).
 
     n_features_in_ : int
 

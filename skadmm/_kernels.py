@@ -61,7 +61,7 @@ def linear(a, W, c):
     return m
 
 
-def weight_statistics(a, target, sample_weight=None):
+def weight_statistics(a, target, sample_weight=None, gram=True):
     """Local sums for the weight update: the paper's transpose reduction (section 5).
 
     The weight update (:func:`weight_update`) needs only the two small sums
@@ -77,26 +77,33 @@ def weight_statistics(a, target, sample_weight=None):
         ``z_l``, or for the output layer of the multiplier variant
         ``z_L + lambda / (2 beta)``.
     sample_weight : ndarray of shape (n,), default=None
+    gram : bool, default=True
+        Whether to compute ``G``.  The first layer's input ``a_0 = X`` never
+        changes, so the solver reduces its ``G`` once and afterwards asks
+        only for ``R``.
 
     Returns
     -------
     gram : ndarray of shape (d_in + 1, d_in + 1), float64
+        Only when ``gram`` is True.
     cross : ndarray of shape (d_in + 1, d_out), float64
     """
     d = a.shape[1]
     wa = a if sample_weight is None else _scale_rows(a, sample_weight)
     wt = target if sample_weight is None else target * sample_weight[:, None]
-    gram = np.empty((d + 1, d + 1))
     cross = np.empty((d + 1, target.shape[1]))
-    aa = wa.T @ a
-    gram[:d, :d] = aa.toarray() if sparse.issparse(aa) else aa
-    colsum = np.asarray(wa.sum(axis=0)).ravel()
-    gram[d, :d] = colsum
-    gram[:d, d] = colsum
-    gram[d, d] = a.shape[0] if sample_weight is None else sample_weight.sum()
     cross[:d] = wa.T @ target
     cross[d] = wt.sum(axis=0)
-    return gram, cross
+    if not gram:
+        return (cross,)
+    G = np.empty((d + 1, d + 1))
+    aa = wa.T @ a
+    G[:d, :d] = aa.toarray() if sparse.issparse(aa) else aa
+    colsum = np.asarray(wa.sum(axis=0)).ravel()
+    G[d, :d] = colsum
+    G[:d, d] = colsum
+    G[d, d] = a.shape[0] if sample_weight is None else sample_weight.sum()
+    return G, cross
 
 
 def _scale_rows(a, w):

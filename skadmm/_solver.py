@@ -123,7 +123,11 @@ class ADMMResult:
         Bytes sum-reduced across processes per iteration (transpose
         reduction; independent of the number of rows).
     times : list of float
-        Wall seconds since the start of the fit at the end of each iteration.
+        Wall seconds since the start of the iterations at the end of each one.
+    total_time : float
+        Wall seconds of the iterations and the readout refit.
+    readout_n_iter : int
+        Iterations of the final readout refit (0: none).
     interrupted : bool
         True when a KeyboardInterrupt stopped the fit.
     """
@@ -144,6 +148,7 @@ class ADMMResult:
     times: list = field(default_factory=list)
     interrupted: bool = False
     readout_n_iter: int = 0
+    total_time: float = 0.0
 
 
 def gaussian_rows(seed, stream, offset, n_local, width, dtype):
@@ -206,8 +211,9 @@ class _State:
 
 def _check_finite(value, what, layer, iteration):
     if not np.all(np.isfinite(value)):
+        when = f"at iteration {iteration}" if iteration else "before the first iteration"
         raise DivergenceError(
-            f"non-finite {what} in layer {layer} at iteration {iteration}. "
+            f"non-finite {what} in layer {layer} {when}. "
             "Standardise the features (e.g. StandardScaler), raise alpha, or lower "
             "beta relative to gamma; float64 input also helps."
         )
@@ -332,6 +338,16 @@ def admm_fit(
     def weights_sq():
         return sum(float(np.sum(np.square(w, dtype=np.float64))) for w in W)
 
+    def input_gram(bi):
+        rows = blocks[bi]
+        G, _ = K.weight_statistics(X[rows], st.Y[rows][:, :0], None if sw is None else sw[rows])
+        return (G,)
+
+    # The first layer's input a_0 = X is fixed: one reduction before the loop
+    # instead of one per iteration (for wide inputs the largest product).
+    (gram0,) = backend.reduce_blocks(input_gram, range(len(blocks)), [(sizes[0] + 1,) * 2])
+    _check_finite(gram0, "inputs X (Gram matrix)", 1, 0)
+
     try:
         for it in range(1, options.max_iter + 1):
             bytes_before = backend.bytes_reduced
@@ -358,6 +374,7 @@ def admm_fit(
                     warm,
                     diag_blocks,
                     it,
+                    gram0,
                 )
             else:
                 for i in range(L):
@@ -370,20 +387,26 @@ def admm_fit(
                         if last and lam_target:
                             t = t + st.lam[rows] * (0.5 / b)
                         return K.weight_statistics(
-                            a_prev[rows], t, None if sw is None else sw[rows]
+                            a_prev[rows], t, None if sw is None else sw[rows], gram=i > 0
                         )
 
-                    gram, cross = backend.reduce_blocks(
-                        stats,
-                        range(len(blocks)),
-                        [(sizes[i] + 1, sizes[i] + 1), (sizes[i] + 1, sizes[i + 1])],
-                    )
+                    cross_shape = (sizes[i] + 1, sizes[i + 1])
+                    if i == 0:  # X never changes: its Gram matrix was reduced once
+                        gram = gram0
+                        (cross,) = backend.reduce_blocks(stats, range(len(blocks)), [cross_shape])
+                    else:
+                        gram, cross = backend.reduce_blocks(
+                            stats,
+                            range(len(blocks)),
+                            [(sizes[i] + 1, sizes[i] + 1), cross_shape],
+                        )
                     _check_finite(gram, "activations a_{l-1} (Gram matrix)", i + 1, it)
                     _check_finite(cross, "pre-activations z_l (cross products)", i + 1, it)
                     W[i], c[i] = K.weight_update(gram, cross, alpha, b, dtype=dtype)
                     _check_finite(W[i], "weights", i + 1, it)
 
                     if not last:
+                        _check_finite(W[i + 1], "weights", i + 2, it)
                         op = K.activation_operator(W[i + 1], b, g, dtype=dtype)
 
                         shift = lam_target and i + 1 == L - 1
@@ -543,6 +566,7 @@ def admm_fit(
             st, W, c, blocks, backend, activation, loss, options, seed
         )
     result.coefs, result.intercepts = W, c
+    result.total_time = time.perf_counter() - t0
     result.n_iter = n_iter
     result.converged = converged
     result.message = message
@@ -604,7 +628,7 @@ def _refit_readout(st, W, c, blocks, backend, activation, loss, options, seed):
 
 
 def _backward_sweep(
-    st, W, c, blocks, backend, activation, loss, options, g, b, step, warm, diag_blocks, it
+    st, W, c, blocks, backend, activation, loss, options, g, b, step, warm, diag_blocks, it, gram0
 ):
     """One iteration in backward-then-forward order (the ``sweep="backward"`` variant).
 
@@ -623,6 +647,8 @@ def _backward_sweep(
     X, L = st.X, len(W)
     sizes = st.sizes
     sw = st.sw
+    for i in range(1, L):
+        _check_finite(W[i], "weights", i + 1, it)
     ops = [K.activation_operator(W[i + 1], b, g, dtype=st.dtype) for i in range(L - 1)]
     shift = options.multiplier_in_weights
 
@@ -659,13 +685,15 @@ def _backward_sweep(
             t = st.z[i][rows]
             if i == L - 1 and shift:
                 t = t + lam * (0.5 / b)
-            out.extend(K.weight_statistics(st.a[i][rows], t, None if sw is None else sw[rows]))
+            out.extend(
+                K.weight_statistics(st.a[i][rows], t, None if sw is None else sw[rows], gram=i > 0)
+            )
         return out
 
-    shapes = []
-    for i in range(L):
+    shapes = [(sizes[0] + 1, sizes[1])]
+    for i in range(1, L):
         shapes += [(sizes[i] + 1, sizes[i] + 1), (sizes[i] + 1, sizes[i + 1])]
-    sums = backend.reduce_blocks(targets, range(len(blocks)), shapes)
+    sums = [gram0] + backend.reduce_blocks(targets, range(len(blocks)), shapes)
     for i in range(L):
         gram, cross = sums[2 * i], sums[2 * i + 1]
         _check_finite(gram, "activations a_{l-1} (Gram matrix)", i + 1, it)

@@ -171,6 +171,7 @@ def test_bytes_reduced_per_iteration_do_not_grow_with_rows(higgs):
     # the per-layer sums [a 1]^T [a 1] and [a 1]^T z, plus a few scalars
     sizes = [28, 24, 12, 1]
     expected = sum((d + 1) * (d + 1) + (d + 1) * k for d, k in zip(sizes[:-1], sizes[1:]))
+    expected -= (sizes[0] + 1) ** 2  # X's Gram matrix is reduced once, before the loop
     assert per_iter[0][0] == 8 * (expected + 2 * 3 + 1 + 1)
 
 

@@ -128,6 +128,20 @@ def test_extreme_feature_scale_warns_and_says_what_to_do(scale):
             ADMMClassifier(hidden_layer_sizes=(4,), max_iter=2).fit(X20 * scale, Y20)
 
 
+def test_divergence_in_the_iterations_names_quantity_layer_iteration_and_a_fix():
+    """A non-finite iterate mid-fit (here injected into W_2 after iteration 2) stops
+    the fit at the iteration where it reaches a checked quantity, naming it."""
+
+    def corrupt(iteration, info):
+        if iteration == 2:
+            info["coefs"][1][0, 0] = np.nan  # the live weights of layer 2
+
+    clf = ADMMClassifier(hidden_layer_sizes=(4,), max_iter=10, callback=corrupt, random_state=0)
+    with pytest.raises(DivergenceError, match=r"non-finite .* in layer 2 at iteration 3\."):
+        clf.fit(X20, Y20)
+    assert not hasattr(clf, "coefs_")
+
+
 def test_divergence_names_quantity_layer_iteration_and_a_fix():
     X = X20.copy()
     X[:, 1] *= 1e300
@@ -136,7 +150,7 @@ def test_divergence_names_quantity_layer_iteration_and_a_fix():
             warnings.simplefilter("ignore")
             ADMMClassifier(hidden_layer_sizes=(4,), max_iter=3).fit(X, Y20)
     message = str(info.value)
-    assert "layer 1" in message and "iteration 1" in message and "Standardise" in message
+    assert "layer 1 before the first iteration" in message and "Standardise" in message
 
 
 def test_failed_refit_with_other_columns_keeps_the_previous_model():
