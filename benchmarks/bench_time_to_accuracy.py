@@ -6,7 +6,9 @@ n_jobs=-1``) and ``MLPClassifier`` with ``adam``, ``sgd`` and ``lbfgs``,
 same hidden sizes, same machine, same run; then the time each method needs
 to reach each target and the ratio ADMM / best backprop solver.
 
-Test-set evaluations are not counted in the times.  Features are
+Test-set evaluations are not counted in the times.  The last point of the
+ADMM curve is the fitted model (after the final readout refit of the default
+solver); the others are the weights after each iteration.  Features are
 standardised (Fashion-MNIST is scaled to [0, 1] as loaded, then
 standardised).
 """
@@ -58,6 +60,8 @@ def admm_curve(X, y, Xt, yt, hidden, iters):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(X, y)
+    # the fitted model: after the iterations comes the readout refit (solver="admm")
+    curve.append((clf.fit_time_ - spent[0], clf.score(Xt, yt)))
     return curve
 
 
