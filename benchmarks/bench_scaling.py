@@ -107,7 +107,8 @@ def worker(n, iters):
                 seed=0,
             )
         bytes_by_n[m] = res.bytes_reduced[-1]
-    msg = np.zeros((D + 1) ** 2 + (D + 1) * HIDDEN + (HIDDEN + 1) ** 2 + HIDDEN + 1)
+    # one iteration's sums: [X 1]^T z_1 (X's Gram is reduced once per fit) and layer 2's
+    msg = np.zeros((D + 1) * HIDDEN + (HIDDEN + 1) ** 2 + HIDDEN + 1)
     out = np.empty_like(msg)
     comm.Allreduce(msg, out)
     t = time.perf_counter()

@@ -46,7 +46,7 @@ def plot_convergence(estimator, axes=None):
             it, estimator.validation_scores_, color="C1", label="validation score"
         )
         twin.set_ylabel("validation score")
-    ax.legend(handles=handles, loc="upper center", fontsize="small", framealpha=0.9)
+    ax.legend(handles=handles, loc="center right", fontsize="small", framealpha=0.9)
     if estimator.n_warmup_iter and not estimator.warm_start:
         for a in axes:
             a.axvspan(0.5, min(estimator.n_warmup_iter, len(it)) + 0.5, color="0.92")
