@@ -172,17 +172,14 @@ class BaseADMM(BaseEstimator, ABC):
         """
         hidden = self._hidden_sizes()
         backend = get_backend(self.backend, self.n_jobs)
-        fitted = {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
-        private = {k: v for k, v in vars(self).items() if k in ("_y_1d",)}
+        snapshot = dict(vars(self))
         try:
             with backend:
                 return self._fit(X, y, sample_weight, hidden, backend)
         except BaseException:
             # a failed fit leaves the previously fitted model exactly as it was
-            for k in [k for k in vars(self) if k.endswith("_") or k == "_y_1d"]:
-                delattr(self, k)
-            for k, v in {**fitted, **private}.items():
-                setattr(self, k, v)
+            vars(self).clear()
+            vars(self).update(snapshot)
             raise
 
     def _fit(self, X, y, sample_weight, hidden, backend):
