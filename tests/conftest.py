@@ -7,7 +7,10 @@ from hypothesis import settings
 
 # Under mpiexec every rank must draw the same examples, or collectives hang.
 settings.register_profile("mpi", derandomize=True, deadline=None)
-settings.register_profile("ci", deadline=None)
+# The default run (CI's) is reproducible: the same examples every time.
+# HYPOTHESIS_PROFILE=explore draws new ones (and more) to hunt for bugs.
+settings.register_profile("ci", derandomize=True, deadline=None)
+settings.register_profile("explore", deadline=None, max_examples=500)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
