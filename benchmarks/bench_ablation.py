@@ -1,12 +1,17 @@
 """Ablation of the accuracy levers (issue 6), against MLP, on every shared dataset.
 
-Each row changes one thing from the default ``solver="admm"`` recipe (the
-multiplier in the output layer's weight and activation updates with step
-``2 beta``; a forward-pass initialisation from Glorot weights with spread
-hidden biases; a final refit of the output layer on the network's own
-hidden features).  Every sub-step stays a closed-form minimisation and the
-data-parallel structure (per-sample updates, one reduction per layer) is
-unchanged by all of them.
+Rows ``plain ...`` change one thing from ``solver="plain"`` (the ADMM
+iteration with the multiplier in the output layer's weight and activation
+updates, step ``2 beta``; a forward-pass initialisation from Glorot weights
+with spread hidden biases; a final hinge refit of the output layer on the
+network's own hidden features: the default of the previous release).  Rows
+``admm ...`` change one thing from the default ``solver="admm"`` (the same
+sub-steps give every hidden layer its closed-form weight step, applied with
+a relaxation factor chosen per layer among ``{0, omega/8, omega, 8 omega}``
+by the exact objective with the output layer refitted; see
+``skadmm._solver._search_sweep``).  Every sub-step stays a closed-form
+minimisation and the data-parallel structure (per-sample updates, one
+reduction per layer and per search) is unchanged by all of them.
 
 Reference: ``MLPClassifier`` / ``MLPRegressor`` with the same hidden sizes
 and ``early_stopping=True``, and a linear model, in the same run.  Test
@@ -30,14 +35,28 @@ from skadmm.datasets import DATASETS, load_dataset
 
 VARIANTS = {
     "paper (Algorithm 1)": ({}, {"solver": "paper"}),
+    "plain (ADMM + readout refit)": ({}, {"solver": "plain"}),
+    "plain - readout refit": ({"readout_iter": 0}, {"solver": "plain"}),
+    "plain - forward init (Gaussian z)": ({"init": "gaussian"}, {"solver": "plain"}),
+    "plain + backward sweep": ({"sweep": "backward"}, {"solver": "plain"}),
+    "plain + continuation": (
+        {"penalty_start": 0.01, "penalty_growth": 1.05},
+        {"solver": "plain"},
+    ),
     "admm (default)": ({}, {}),
-    "- readout refit": ({"readout_iter": 0}, {}),
-    "- spread biases (plain Glorot)": ({"init": "glorot"}, {}),
-    "- forward init (Gaussian z)": ({"init": "gaussian"}, {}),
-    "- forward init - readout": ({"init": "gaussian", "readout_iter": 0}, {}),
-    "+ backward sweep": ({"sweep": "backward"}, {}),
-    "+ continuation": ({"penalty_start": 0.01, "penalty_growth": 1.05}, {}),
-    "gamma=beta=1": ({}, {"gamma": 1.0, "beta": 1.0}),
+    "admm - relaxation (omega = 1)": (
+        {"relaxation_start": 1.0, "relaxation_factors": (1.0,)},
+        {},
+    ),
+    "admm - refit per candidate": ({"relaxation_refit": False}, {}),
+    "admm, 5 candidates (1/16..16)": (
+        {"relaxation_factors": (1 / 16, 1 / 4, 1.0, 4.0, 16.0)},
+        {},
+    ),
+    "admm - hinge readout refit": ({"readout_iter": 0}, {}),
+    "admm - spread biases (plain Glorot)": ({"init": "glorot"}, {}),
+    "admm gamma=1": ({}, {"gamma": 1.0}),
+    "admm + early stopping": ({}, {"early_stopping": True}),
 }
 
 
@@ -54,7 +73,7 @@ def main():
     args = parser(__doc__.splitlines()[0]).parse_args()
     maybe_rerun_without_openblas_env(args)
     rows_cap = 8000 if args.quick else None
-    iters = 20 if args.quick else 60
+    iters = 100  # the estimators' default
     hidden = (100,)
     out = []
     for name, (_, task) in DATASETS.items():

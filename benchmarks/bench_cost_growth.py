@@ -6,6 +6,12 @@ in N (per-sample updates and per-sample contributions to the sums) and,
 for a hidden width n much larger than the 28 inputs, quadratic in n (the
 Gram matrix of the hidden activations, ``N n^2``); the fitted log-log
 slopes say how close the measured cost is to that.
+
+Measures the ADMM iteration itself: ``solver="plain"`` (the default of the
+first release, which the model above describes).  The default
+``solver="admm"`` adds the relaxation search per hidden layer (a few more
+Gram matrices of the hidden features, one more small reduction); its wall
+time against MLP is in ``bench_accuracy.py``.
 """
 
 import warnings
@@ -23,7 +29,9 @@ def per_iteration(n, width, iters):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((n, D))
     y = (X[:, 0] + X[:, 1] ** 2 > 1).astype(int)
-    clf = ADMMClassifier(hidden_layer_sizes=(width,), max_iter=iters, tol=0, random_state=0)
+    clf = ADMMClassifier(
+        hidden_layer_sizes=(width,), solver="plain", max_iter=iters, tol=0, random_state=0
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(X, y)

@@ -18,6 +18,7 @@ SCRIPTS = [
     "bench_cost_growth.py",
     "bench_time_to_accuracy.py",
     "bench_ablation.py",
+    "bench_accuracy.py",
     "bench_higgs_paper.py",
 ]
 

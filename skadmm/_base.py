@@ -54,7 +54,7 @@ class BaseADMM(BaseEstimator, ABC):
     _parameter_constraints = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(ACTIVATIONS))],
-        "solver": [StrOptions({"admm", "paper"})],
+        "solver": [StrOptions({"admm", "plain", "paper"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "gamma": [Interval(Real, 0, None, closed="neither")],
         "beta": [Interval(Real, 0, None, closed="neither")],
@@ -277,7 +277,7 @@ class BaseADMM(BaseEstimator, ABC):
             max_iter=int(self.max_iter),
             tol=float(self.tol),
             n_iter_no_change=int(self.n_iter_no_change),
-            variant=self.solver,
+            variant={"admm": "search", "plain": "admm"}.get(self.solver, self.solver),
             init="gaussian" if self.solver == "paper" else "forward",
             readout_iter=0 if self.solver == "paper" else 50,
         )
@@ -317,6 +317,7 @@ class BaseADMM(BaseEstimator, ABC):
         self.fit_time_ = result.total_time
         self.iteration_time_ = result.times[-1] / result.n_iter if result.n_iter else 0.0
         self.readout_n_iter_ = result.readout_n_iter
+        self.relaxation_factors_ = result.relaxation_factors
         if not result.converged and not result.interrupted:
             warnings.warn(
                 f"{type(self).__name__}: stopped after max_iter={self.max_iter} iterations "
@@ -349,6 +350,8 @@ class BaseADMM(BaseEstimator, ABC):
     def _check_memory(self, X, hidden, n_outputs):
         itemsize = np.dtype(X.dtype).itemsize
         per_row = 2 * sum(hidden) + 2 * n_outputs
+        if self.solver == "admm" and hidden:  # the search's a_{l-1} dW_l
+            per_row += max(hidden)
         need = X.shape[0] * per_row * itemsize
         avail = _available_memory()
         if avail is not None and need > _MEMORY_FRACTION * avail:

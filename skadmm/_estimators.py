@@ -24,22 +24,30 @@ default="relu"
         pre-activation update (paper eq. (7)) is solved exactly.
         ``"hard_sigmoid"`` is the paper's ``h_sig``.
 
-    solver : {"admm", "paper"}, default="admm"
-        ``"paper"`` runs Algorithm 1 of Taylor et al. exactly.  ``"admm"``
-        changes only the output layer: its weight update includes the
-        Lagrange multiplier and the multiplier step is ``2 * beta`` (the
-        method of multipliers), so that fixed points satisfy the output
-        layer's optimality conditions exactly (see the user guide).
+    solver : {"admm", "plain", "paper"}, default="admm"
+        ``"paper"`` runs Algorithm 1 of Taylor et al. exactly.  ``"plain"``
+        is Algorithm 1 with the Lagrange multiplier in the output layer's
+        weight update and the multiplier step ``2 * beta`` (the method of
+        multipliers), a forward-pass initialisation and a final refit of the
+        output layer on the network's own hidden features.  ``"admm"`` uses
+        the same closed-form sub-steps to give every hidden layer its weight
+        update, and applies it with a relaxation factor chosen per layer,
+        among a few candidates, by the exact training objective with the
+        output layer refitted (variable projection); it trains the hidden
+        layers, which the other two barely move.  See the user guide.
 
     alpha : float, default=1e-4
         Strength of the L2 penalty ``alpha / 2 * ||W||^2`` on the weights
         (not the biases), as in scikit-learn's MLP: with no hidden layer and
         ``ADMMRegressor`` the model is :class:`~sklearn.linear_model.Ridge`
-        with this ``alpha``.
+        with this ``alpha``.  With ``solver="admm"`` the relaxation search
+        minimises the objective including it; in the hidden layers' step it
+        damps the normal equations (it pulls no weight towards 0 there).
 
     gamma : float, default=10.0
         Penalty on the activation constraints ``a_l = h(z_l)`` (paper
-        eq. (4)).
+        eq. (4)).  With ``solver="admm"`` it shapes the hidden layers'
+        targets (eqs. (6), (7)) and so the direction of their steps.
 
     beta : float, default=1.0
         Penalty on the linear constraints ``z_l = W_l a_{l-1}`` (paper
@@ -47,7 +55,8 @@ default="relu"
 
     n_warmup_iter : int, default=10
         Iterations at the start without multiplier updates (paper
-        section 6).  Ignored on a warm start.
+        section 6).  Ignored on a warm start and by ``solver="admm"``, which
+        has no multiplier.
 
     max_iter : int, default=100
         Maximum number of ADMM iterations (each a pass over all the data).
@@ -57,7 +66,9 @@ default="relu"
         network's forward pass (``loss_curve_``; with ``early_stopping``,
         the validation score) has not improved by at least ``tol`` for
         ``n_iter_no_change`` consecutive iterations after the warm start,
-        as in scikit-learn's MLP.
+        as in scikit-learn's MLP.  ``solver="admm"`` also stops, converged,
+        when no relaxation factor has lowered its objective for 3
+        consecutive iterations.
 
     n_iter_no_change : int, default=10
         See ``tol``.
@@ -147,7 +158,13 @@ _COMMON_ATTRS = """
 
     readout_n_iter_ : int
         Iterations of the final output-layer refit on the network's own
-        hidden features (``solver="admm"`` only; 0 otherwise).
+        hidden features (``solver="admm"`` and ``"plain"``; 0 otherwise).
+
+    relaxation_factors_ : ndarray of shape ``(n_iter_, n_layers_ - 2)``
+        ``solver="admm"``: the relaxation factor applied to each hidden
+        layer's weight update at each iteration (0: no candidate lowered the
+        objective); shape ``(0, 0)`` for the other solvers and without hidden
+        layers.
 
     n_features_in_ : int
 

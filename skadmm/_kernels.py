@@ -34,6 +34,8 @@ __all__ = [
     "multiplier_update",
     "output_update",
     "preactivation_update",
+    "readout_objective",
+    "relaxed_step",
     "weight_statistics",
     "weight_update",
 ]
@@ -373,6 +375,44 @@ def multiplier_update(lam, z, m, step):
     out *= step
     out += lam
     return out
+
+
+def relaxed_step(W, step, omega):
+    """Relaxed weight update ``W + omega (W^+ - W)`` (``solver="admm"``).
+
+    ``step = W^+ - W``, with ``W^+`` the closed-form weight update of
+    Algorithm 1 (normal equations towards the layer's targets), and
+    ``omega`` the relaxation factor: ``1`` is the update itself, ``0`` keeps
+    ``W``; ADMM's classical over-relaxation uses ``omega`` in ``(0, 2)``.
+    The hidden layers' targets move by a step of order
+    ``1 / ||W_{l+1}||^2`` (eq. (6) is a minimum-norm correction), far
+    shorter than the loss allows once the readout weights cancel each
+    other, so the solver chooses ``omega`` among a few candidates by the
+    exact objective (:func:`readout_objective`).
+
+    Returns
+    -------
+    W_new : ndarray, float64 or the common dtype of ``W`` and ``step``
+    """
+    out = np.multiply(step, omega)
+    out += W
+    return out
+
+
+def readout_objective(gram, cross, sq_target, W, c, alpha):
+    """Objective ``1/2 ||t - F W - c||^2 + alpha / 2 ||W||^2`` from the reduced sums.
+
+    ``gram`` and ``cross`` are :func:`weight_statistics` of the features ``F``
+    against the target ``t``, and ``sq_target = ||t||^2``; no pass over the
+    samples is needed.  With ``(W, c)`` from :func:`weight_update` (``beta =
+    1/2``) it is the value of the variable-projection objective: the best
+    squared loss the output layer can reach on these features.  Summed in
+    float64.
+    """
+    sol = np.vstack([np.asarray(W, dtype=np.float64), np.asarray(c, dtype=np.float64)[None]])
+    fit = float(np.sum(sol * cross))
+    quad = float(np.sum(sol * (gram @ sol)))
+    return 0.5 * (sq_target - 2.0 * fit + quad) + 0.5 * alpha * float(np.sum(sol[:-1] ** 2))
 
 
 def forward(X, coefs, intercepts, activation):

@@ -49,6 +49,13 @@ class SolverOptions:
         conditions of the training problem's output layer exactly (with no
         hidden layer and the squared loss it converges to ``Ridge``).
 
+    ``"search"``
+        :func:`_search_sweep`: Algorithm 1's closed-form sub-steps give each
+        hidden layer a weight update; the solver applies it with a
+        relaxation factor chosen among ``relaxation_start`` times powers of
+        ``relaxation_factors`` (and ``0``) by the exact objective of the
+        network with its output layer refitted (variable projection).
+
     ``init``: ``"gaussian"`` (paper section 6: unit Gaussian ``z``, zero
     weights), ``"forward"`` (a forward pass of :func:`random_weights` with
     spread hidden biases) or ``"glorot"`` (the same with plain Glorot
@@ -74,6 +81,10 @@ class SolverOptions:
     penalty_start: float = 1.0
     penalty_growth: float = 1.0
     readout_iter: int = 0
+    relaxation_start: float = 256.0
+    relaxation_factors: tuple = (1 / 8, 1.0, 8.0)
+    relaxation_patience: int = 3
+    relaxation_refit: bool = True
 
     def penalty_scale(self, iteration):
         """Continuation: gamma and beta are scaled by min(1, start * growth^(k-1))."""
@@ -83,6 +94,10 @@ class SolverOptions:
 
     def multiplier_step(self, beta):
         return beta if self.variant == "paper" else 2.0 * beta
+
+    def __post_init__(self):
+        if self.variant not in ("paper", "admm", "search"):
+            raise ValueError(f"unknown variant {self.variant!r}")
 
     @property
     def multiplier_in_weights(self):
@@ -128,6 +143,9 @@ class ADMMResult:
         Wall seconds of the iterations and the readout refit.
     readout_n_iter : int
         Iterations of the final readout refit (0: none).
+    relaxation_factors : ndarray of shape (n_iter, n_layers - 1)
+        ``variant="search"``: the relaxation factor applied to each hidden
+        layer at each iteration (``0``: no candidate lowered the objective).
     interrupted : bool
         True when a KeyboardInterrupt stopped the fit.
     """
@@ -149,6 +167,7 @@ class ADMMResult:
     interrupted: bool = False
     readout_n_iter: int = 0
     total_time: float = 0.0
+    relaxation_factors: np.ndarray = None
 
 
 def gaussian_rows(seed, stream, offset, n_local, width, dtype):
@@ -289,7 +308,10 @@ def admm_fit(
     sw_total = float(backend.allreduce(np.array([n_local if sw is None else float(sw.sum())]))[0])
 
     # ---- initial state ---------------------------------------------------
-    if init_coefs is None and (options.init != "gaussian" or options.sweep == "backward"):
+    # the backward sweep and the search start from a forward pass: they have
+    # no use for an auxiliary state that is not the network's own
+    from_weights = options.sweep == "backward" or options.variant == "search"
+    if init_coefs is None and (options.init != "gaussian" or from_weights):
         init_coefs = random_weights(seed, sizes, dtype, spread_biases=options.init != "glorot")
     if init_coefs is not None:
         W = [np.asarray(w, dtype=dtype) for w in init_coefs[0]]
@@ -334,6 +356,10 @@ def admm_fit(
     message = f"max_iter={options.max_iter} reached"
     converged = False
     lam_target = options.multiplier_in_weights
+    search = None
+    if options.variant == "search" and L >= 2:
+        search = {"stalls": 0, "omegas": []}
+    stalled = False
 
     def weights_sq():
         return sum(float(np.sum(np.square(w, dtype=np.float64))) for w in W)
@@ -358,7 +384,24 @@ def admm_fit(
             diag_blocks = [np.zeros(2 * L + 1) for _ in blocks]
             # diag layout per block: [sum (z_l - m_l)^2 for l] +
             #   [sum (a_l - h(z_l))^2 for hidden l] + [loss(z_L)] + [<lam, z_L - m_L>]
-            if options.sweep == "backward":
+            if search is not None:
+                stalled = _search_sweep(
+                    st,
+                    W,
+                    c,
+                    blocks,
+                    backend,
+                    activation,
+                    loss,
+                    options,
+                    g,
+                    b,
+                    diag_blocks,
+                    it,
+                    gram0,
+                    search,
+                )
+            elif options.sweep == "backward":
                 _backward_sweep(
                     st,
                     W,
@@ -460,7 +503,10 @@ def admm_fit(
             # ---- diagnostics: one reduction of a few scalars --------------
             def train_loss(bi):
                 rows = blocks[bi]
-                f = K.forward(X[rows], W, c, activation)
+                if search is not None:  # the search keeps the forward state current
+                    f = K.linear(st.a[L - 1][rows], W[-1], c[-1])
+                else:
+                    f = K.forward(X[rows], W, c, activation)
                 wr = None if sw is None else sw[rows, None]
                 return (np.array([_wsum(LOSSES[loss](f, st.Y[rows]), wr)]),)
 
@@ -538,6 +584,13 @@ def admm_fit(
                 if callback(it, info):
                     converged, message = True, f"callback stopped the fit at iteration {it}"
                     break
+            if stalled:
+                converged = True
+                message = (
+                    f"no relaxation factor decreased the objective for "
+                    f"{options.relaxation_patience} consecutive iterations"
+                )
+                break
             if no_improve > options.n_iter_no_change:
                 what = "validation score" if validation is not None else "training loss"
                 converged = True
@@ -574,6 +627,11 @@ def admm_fit(
     result.validation_scores = val_scores
     result.residuals = np.array(residuals, dtype=float).reshape(n_iter, L)
     result.activation_residuals = np.array(act_residuals, dtype=float).reshape(n_iter, L - 1)
+    result.relaxation_factors = (
+        np.zeros((0, 0))
+        if search is None
+        else np.array(search["omegas"], dtype=float).reshape(len(search["omegas"]), L - 1)
+    )
     return result
 
 
@@ -708,6 +766,238 @@ def _backward_sweep(
             st.lam[rows] = K.multiplier_update(st.lam[rows], st.z[L - 1][rows], m, step)
 
         backend.map_blocks(multiplier, range(len(blocks)))
+
+
+def _search_sweep(
+    st, W, c, blocks, backend, activation, loss, options, g, b, diag_blocks, it, gram0, search
+):
+    """One iteration of the relaxed solver (``variant="search"``, the default ``solver="admm"``).
+
+    1. Forward pass per block (no communication): ``m_l = W_l a_{l-1}``,
+       ``a_l = h(m_l)`` into the state.  The output layer is the exact
+       ridge least-squares fit to the targets on these features (variable
+       projection); it is known from the previous iteration's search, and
+       reduced here only at the first iteration.
+    2. Per block, Algorithm 1's sub-steps from the output down: the output
+       update (closed form, ``lambda = 0``), then for each hidden layer the
+       activation update (eq. (6)) and the pre-activation update (eq. (7)),
+       which give every hidden layer a target ``z_l``.  One reduction of the
+       weight statistics of all hidden layers; the normal equations give
+       each its closed-form update, as the step ``W_l^+ - W_l``.
+    3. Relaxation, layer by layer from the first: the candidates
+       ``W_l + omega (W_l^+ - W_l)`` for ``omega`` in ``{0} U omega_l *
+       relaxation_factors`` (``omega_l`` the layer's previous factor); per
+       block their features' Gram and cross sums (float64), all candidates
+       in one reduction; per candidate the exact output-layer refit and its
+       objective (:func:`~skadmm._kernels.readout_objective`, plus the
+       hidden layers' ridge).  The best is kept only if it lowers the
+       objective, so the objective never increases, and the state above the
+       layer is brought forward before the next layer's search.  Each layer
+       gets its own factor: the steps of eq. (6) shrink by a different
+       ``||W_{l+1}||^2`` at every layer.  The step has no pull towards 0
+       (``alpha`` damps its normal equations; see the comment below).
+
+    Per-sample work stays communication-free; the iteration costs one
+    reduction for the steps and one per hidden layer for the search (plus
+    one at the first iteration), of small matrices whatever the number of
+    rows.  Returns True when no layer's candidates have lowered the
+    objective for ``relaxation_patience`` consecutive iterations.
+    """
+    X, L, sizes, sw, dtype = st.X, len(W), st.sizes, st.sw, st.dtype
+    hidden = range(L - 1)
+    Y64 = st.Y.astype(np.float64, copy=False)
+    shapes = [(sizes[-2] + 1,) * 2, (sizes[-2] + 1, sizes[-1])]
+
+    def inputs(i, rows):
+        return X[rows] if i == 0 else st.a[i][rows]
+
+    def refresh(rows, start):
+        """State of layers ``start..L-2`` from the current weights (one block)."""
+        a = inputs(start, rows) if start < L - 1 else st.a[L - 1][rows]
+        for i in range(start, L - 1):
+            m = K.linear(a, W[i], c[i])
+            st.z[i][rows] = m
+            a = activation(m)
+            st.a[i + 1][rows] = a
+        return a
+
+    def hidden_ridge(Ws):
+        """alpha/2 sum ||W_l||^2 of the hidden layers: the search minimises the
+        regularised objective, so no step can buy a lower loss with unbounded
+        weights (interpolating data would otherwise reward ever larger factors)."""
+        return 0.5 * options.alpha * sum(float(np.sum(np.square(w, dtype=np.float64))) for w in Ws)
+
+    def readout_sums(F, rows):
+        return K.weight_statistics(
+            F.astype(np.float64), Y64[rows], None if sw is None else sw[rows]
+        )
+
+    if "yy" not in search:
+        search["yy"] = float(
+            backend.allreduce(
+                np.array(
+                    [
+                        sum(
+                            _wsum(np.square(Y64[rows]), None if sw is None else sw[rows, None])
+                            for rows in blocks
+                        )
+                    ]
+                )
+            )[0]
+        )
+        search["omega"] = [options.relaxation_start] * (L - 1)
+        G, R = backend.reduce_blocks(
+            lambda bi: readout_sums(refresh(blocks[bi], 0), blocks[bi]),
+            range(len(blocks)),
+            shapes,
+        )
+        W[-1], c[-1] = K.weight_update(G, R, options.alpha, 0.5, dtype=dtype)
+        search["objective"] = K.readout_objective(
+            G, R, search["yy"], W[-1], c[-1], options.alpha
+        ) + hidden_ridge(W[:-1])
+    # otherwise the state is current: the previous search refreshed it
+    for i in range(L):
+        _check_finite(W[i], "weights", i + 1, it)
+    ops = [K.activation_operator(W[i + 1], b, g, dtype=dtype) for i in hidden]
+
+    def targets(bi):
+        rows = blocks[bi]
+        d = diag_blocks[bi]
+        wr = None if sw is None else sw[rows, None]
+        w = None if sw is None else sw[rows]
+        m_out = K.linear(st.a[L - 1][rows], W[-1], c[-1])
+        z_next = K.output_update(m_out, st.Y[rows], st.lam[rows], b, loss)
+        d[L - 1] = _sqsum(z_next - m_out, wr)
+        d[2 * L - 1] = _wsum(LOSSES[loss](z_next, st.Y[rows]), wr)
+        out = [None] * (L - 1)
+        for i in range(L - 2, -1, -1):
+            m = st.z[i][rows]
+            a_new = K.activation_update(
+                z_next, W[i + 1], c[i + 1], st.a[i + 1][rows], b, g, op=ops[i]
+            )
+            z_next = K.preactivation_update(a_new, m, activation, b, g)
+            d[L + i] = _sqsum(a_new - activation(z_next), wr)
+            # the step is computed from the target's displacement directly,
+            # not as the difference of two nearly equal weight matrices
+            shift = z_next - m
+            d[i] = _sqsum(shift, wr)
+            out[i] = K.weight_statistics(inputs(i, rows), shift, w, gram=i > 0)
+        return [x for stats in out for x in stats]
+
+    tshapes = [(sizes[0] + 1, sizes[1])]
+    for i in range(1, L - 1):
+        tshapes += [(sizes[i] + 1, sizes[i] + 1), (sizes[i] + 1, sizes[i + 1])]
+    sums = [gram0] + backend.reduce_blocks(targets, range(len(blocks)), tshapes)
+    steps = []
+    for i in hidden:
+        gram, cross = sums[2 * i], sums[2 * i + 1]
+        _check_finite(gram, "activations a_{l-1} (Gram matrix)", i + 1, it)
+        _check_finite(cross, "pre-activations z_l (cross products)", i + 1, it)
+        # The step solves the weight update's normal equations for the
+        # targets' displacement: (G + alpha / (2 beta) D) dW = [a 1]^T (z - m).
+        # alpha damps the step; there is no pull towards 0 (W^+ - W would
+        # also hold -alpha / (2 beta) (G + ...)^{-1} W, which the relaxation
+        # factor would amplify: where the inputs have no variance that part
+        # is -W itself, and W would grow by |1 - omega| per iteration).
+        dW, dc = K.weight_update(gram, cross, options.alpha, b, dtype=dtype)
+        _check_finite(dW, "weights", i + 1, it)
+        steps.append((dW, dc))
+
+    # a_{l-1} dW_l of the layer being searched, for the refresh of the chosen
+    # candidate without a second product
+    if search.get("move") is None:
+        search["move"] = np.empty((X.shape[0], max(sizes[1:-1])), dtype=dtype)
+    move = search["move"]
+    chosen = []
+    for i in hidden:
+        omegas = [search["omega"][i] * f for f in options.relaxation_factors]
+
+        # The layer's input is fixed during its search, so the candidates'
+        # pre-activations are m_l + omega a_{l-1} dW: one product for all,
+        # kept for the refresh of the chosen one.
+        def candidates(bi, i=i, omegas=omegas):
+            rows = blocks[bi]
+            m = st.z[i][rows]
+            step = K.linear(inputs(i, rows), *steps[i])
+            move[rows, : step.shape[1]] = step
+            out = []
+            for omega in omegas:
+                a = activation(m + omega * step)
+                for j in range(i + 1, L - 1):
+                    a = activation(K.linear(a, W[j], c[j]))
+                if options.relaxation_refit:
+                    out.extend(readout_sums(a, rows))
+                else:  # with the current output layer: a residual, no Gram
+                    r = K.linear(a, W[-1], c[-1])
+                    r -= Y64[rows]
+                    out.append(np.array([_sqsum(r, None if sw is None else sw[rows, None])]))
+            return out
+
+        if options.relaxation_refit:
+            cshapes = shapes * len(omegas)
+        else:
+            cshapes = [(1,)] * len(omegas)
+        csums = backend.reduce_blocks(candidates, range(len(blocks)), cshapes)
+        # A candidate must lower the objective (and beat the candidates before
+        # it) by more than rounding can: sums in another order, on another
+        # number of processes or with rows repeated instead of weighted, must
+        # make the same choice.
+        best = (search["objective"], 0.0, None, None)
+        ridge_out = 0.5 * options.alpha * float(np.sum(np.square(W[-1], dtype=np.float64)))
+        for k, omega in enumerate(omegas):
+            ridge = hidden_ridge(
+                [K.relaxed_step(W[j], steps[j][0], omega) if j == i else W[j] for j in hidden]
+            )
+            if options.relaxation_refit:
+                G, R = csums[2 * k], csums[2 * k + 1]
+                if not (np.all(np.isfinite(G)) and np.all(np.isfinite(R))):
+                    continue
+                Wo, co = K.weight_update(G, R, options.alpha, 0.5, dtype=dtype)
+                obj = K.readout_objective(G, R, search["yy"], Wo, co, options.alpha) + ridge
+            else:
+                Wo, co = W[-1], c[-1]
+                obj = 0.5 * float(csums[k][0]) + ridge_out + ridge
+            if obj < best[0] - 1e-9 * abs(best[0]):
+                best = (obj, omega, Wo, co)
+        chosen.append(best[1])
+        if best[2] is None:
+            search["omega"][i] *= min(options.relaxation_factors) ** 2
+            continue
+        search["omega"][i] = best[1]
+        W[i] = K.relaxed_step(W[i], steps[i][0], best[1])
+        c[i] = K.relaxed_step(c[i], steps[i][1], best[1])
+
+        def accept(bi, i=i, omega=best[1]):
+            rows = blocks[bi]
+            m = st.z[i][rows]
+            m += omega * move[rows, : m.shape[1]]
+            st.z[i][rows] = m
+            st.a[i + 1][rows] = activation(m)
+            return refresh(rows, i + 1)
+
+        # the next layer's search (and the next iteration) start from the new
+        # state; without the candidates' refits, the output layer is refitted
+        # to it in the same pass (variable projection: the objective only drops)
+        if options.relaxation_refit:
+            search["objective"] = best[0]
+            W[-1], c[-1] = best[2], best[3]
+            backend.map_blocks(accept, range(len(blocks)))
+        else:
+            G, R = backend.reduce_blocks(
+                lambda bi: readout_sums(accept(bi), blocks[bi]),
+                range(len(blocks)),
+                shapes,
+            )
+            W[-1], c[-1] = K.weight_update(G, R, options.alpha, 0.5, dtype=dtype)
+            search["objective"] = K.readout_objective(
+                G, R, search["yy"], W[-1], c[-1], options.alpha
+            ) + hidden_ridge(W[:-1])
+    search["omegas"].append(chosen)
+    if any(chosen):
+        search["stalls"] = 0
+        return False
+    search["stalls"] += 1
+    return search["stalls"] >= options.relaxation_patience
 
 
 def _wsum(values, weight):

@@ -230,3 +230,39 @@ def test_out_argument_writes_only_the_output(name):
     out2 = np.empty((5, 4))
     K.activation_update(z, W, c, a, 1.0, 10.0, out=out2)
     np.testing.assert_allclose(out2, K.activation_update(z, W, c, a, 1.0, 10.0), rtol=1e-12)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    W=arrays(np.float64, (4, 3), elements=finite),
+    step=arrays(np.float64, (4, 3), elements=finite),
+    omega=st.floats(0, 1e4, allow_nan=False),
+)
+def test_relaxed_step_is_the_line_through_the_update(W, step, omega):
+    """W + omega step: 0 keeps W, 1 is the closed-form update, inputs untouched."""
+    _readonly(W, step)
+    np.testing.assert_array_equal(K.relaxed_step(W, step, 0.0), W)
+    np.testing.assert_allclose(K.relaxed_step(W, step, 1.0), W + step)
+    np.testing.assert_allclose(K.relaxed_step(W, step, omega), W + omega * step, atol=1e-9)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    F=arrays(np.float64, (12, 3), elements=finite),
+    t=arrays(np.float64, (12, 2), elements=finite),
+    alpha=st.floats(1e-3, 10, allow_nan=False),
+)
+def test_readout_objective_equals_the_direct_sum(F, t, alpha):
+    """From the reduced sums alone: 1/2 ||t - F W - c||^2 + alpha/2 ||W||^2, at the
+    ridge fit of weight_update(beta=1/2) and at any other weights."""
+    _readonly(F, t)
+    G, R = K.weight_statistics(F, t)
+    W, c = K.weight_update(G, R, alpha, 0.5)
+    rng = np.random.default_rng(0)
+    for Wx, cx in ((W, c), (W + rng.normal(size=W.shape), c - 1.0)):
+        direct = 0.5 * np.sum((t - F @ Wx - cx) ** 2) + 0.5 * alpha * np.sum(Wx**2)
+        got = K.readout_objective(G, R, float(np.sum(t**2)), Wx, cx, alpha)
+        assert got == pytest.approx(direct, rel=1e-7, abs=1e-7 * (1 + np.sum(t**2)))
+    # the ridge fit is the minimiser
+    other = K.readout_objective(G, R, float(np.sum(t**2)), W * 1.01, c, alpha)
+    assert K.readout_objective(G, R, float(np.sum(t**2)), W, c, alpha) <= other + 1e-9

@@ -47,17 +47,37 @@ def _same_on_every_rank(value):
 PARAMS = dict(hidden_layer_sizes=(24, 12), max_iter=12, alpha=1e-2, random_state=7)
 
 
-@pytest.mark.parametrize("Est", [ADMMClassifier, ADMMRegressor])
-def test_matches_serial_gold_fit_of_concatenated_rows(Est, higgs):
-    X, y = higgs
-    gold = _fit(Est(**PARAMS), X, y)
-    rows = _mine(len(y))
-    dist = _fit(Est(backend="mpi", **PARAMS), X[rows], y[rows])
+# Sums in another order differ in the last bits.  The ADMM sub-steps of
+# "plain" and "paper" keep that at 1e-8 after 12 iterations.  The default
+# solver multiplies each hidden step by a relaxation factor (here up to 1.3e5)
+# and solves with the Gram matrix of the layer's input, which amplifies it:
+# measured on 2 and 3 ranks, weights 5e-5 and predictions 1.3e-4 relative to
+# their largest entry, loss curve 1e-7, scores 2e-7.  For it the test asks
+# for the very same factor choices (they come from all-reduced sums, so
+# every rank and the serial fit must choose alike) and 20x those margins.
+RTOL = {"plain": 1e-8, "paper": 1e-8, "admm": 1e-3}
+LOSS_RTOL = {"plain": 1e-8, "paper": 1e-8, "admm": 1e-6}
+
+
+def _assert_same_fit(dist, gold, solver):
+    rtol = RTOL[solver]
     for w, w0 in zip(dist.coefs_ + dist.intercepts_, gold.coefs_ + gold.intercepts_):
-        np.testing.assert_allclose(w, w0, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(w, w0, rtol=rtol, atol=rtol * np.abs(w0).max())
+    np.testing.assert_array_equal(dist.relaxation_factors_, gold.relaxation_factors_)
+    np.testing.assert_allclose(dist.loss_curve_, gold.loss_curve_, rtol=LOSS_RTOL[solver])
+
+
+@pytest.mark.parametrize("solver", sorted(RTOL))
+@pytest.mark.parametrize("Est", [ADMMClassifier, ADMMRegressor])
+def test_matches_serial_gold_fit_of_concatenated_rows(Est, solver, higgs):
+    X, y = higgs
+    gold = _fit(Est(solver=solver, **PARAMS), X, y)
+    rows = _mine(len(y))
+    dist = _fit(Est(backend="mpi", solver=solver, **PARAMS), X[rows], y[rows])
+    _assert_same_fit(dist, gold, solver)
     assert _same_on_every_rank(np.concatenate([w.ravel() for w in dist.coefs_]))
-    assert dist.score(X[rows], y[rows]) == pytest.approx(gold.score(X, y), rel=1e-12)
-    np.testing.assert_allclose(dist.loss_curve_, gold.loss_curve_, rtol=1e-8)
+    score = pytest.approx(gold.score(X, y), rel=LOSS_RTOL[solver] * 10)
+    assert dist.score(X[rows], y[rows]) == score
 
 
 def test_uneven_split_with_an_empty_rank(higgs):
@@ -73,7 +93,7 @@ def test_uneven_split_with_an_empty_rank(higgs):
         rows = slice(cut[RANK - 1], cut[RANK])
     gold = _fit(ADMMClassifier(**PARAMS), X, y)
     dist = _fit(ADMMClassifier(backend="mpi", **PARAMS), X[rows], y[rows])
-    np.testing.assert_allclose(dist.coefs_[0], gold.coefs_[0], rtol=1e-8, atol=1e-10)
+    _assert_same_fit(dist, gold, "admm")
     assert dist.score(X[rows], y[rows]) == pytest.approx(gold.score(X, y), rel=1e-12)
 
 
@@ -136,7 +156,7 @@ def test_sub_communicator_and_verbose_on_rank_zero_only(higgs, capsys):
         with config_context(mpi_comm=sub):
             clf = _fit(ADMMClassifier(backend="mpi", verbose=True, **PARAMS), X[rows], y[rows])
         gold = _fit(ADMMClassifier(**PARAMS), X, y)
-        np.testing.assert_allclose(clf.coefs_[0], gold.coefs_[0], rtol=1e-8, atol=1e-10)
+        _assert_same_fit(clf, gold, "admm")
         out = capsys.readouterr().out
         printed = sum(line.startswith("Iteration") for line in out.splitlines())
         assert printed == (PARAMS["max_iter"] if srank == 0 else 0)
