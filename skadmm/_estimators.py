@@ -135,7 +135,9 @@ _COMMON_ATTRS = """
         Augmented objective (paper eq. (5)) after each iteration.
 
     constraint_residuals_ : ndarray of shape ``(n_iter_, n_layers_ - 1)``
-        RMS of ``z_l - W_l a_{l-1}`` per iteration and layer.
+        RMS of ``z_l - W_l a_{l-1}`` per iteration and layer.  With
+        ``solver="admm"`` (whose state is the network's own forward pass) it
+        is the RMS displacement of each layer's target.
 
     activation_residuals_ : ndarray of shape ``(n_iter_, n_layers_ - 2)``
         RMS of ``a_l - h(z_l)`` per iteration and hidden layer.

@@ -63,9 +63,15 @@ class SolverOptions:
     ``"backward"`` (:func:`_backward_sweep`).  ``penalty_start`` and
     ``penalty_growth``: continuation of gamma and beta.  ``readout_iter``:
     iterations of the final output-layer refit (:func:`_refit_readout`),
-    0 for none.  The estimators' ``solver="paper"`` is
-    ``variant="paper", init="gaussian", readout_iter=0``; their default
-    ``solver="admm"`` is ``variant="admm", init="forward", readout_iter=50``.
+    0 for none.  ``relaxation_*``: the candidates and the stopping rule of
+    the ``"search"`` variant; ``search_targets``: ``"loss"`` (the hidden
+    layers' targets start from the output update of the fit's loss) or
+    ``"squared"`` (from the squared loss the search minimises).  The
+    estimators' ``solver="paper"`` is
+    ``variant="paper", init="gaussian", readout_iter=0``; ``solver="plain"``
+    is ``variant="admm", init="forward", readout_iter=50``; their default
+    ``solver="admm"`` is ``variant="search", init="forward",
+    readout_iter=50`` (the search always starts from a forward pass).
     """
 
     gamma: float = 10.0
@@ -85,6 +91,7 @@ class SolverOptions:
     relaxation_factors: tuple = (1 / 8, 1.0, 8.0)
     relaxation_patience: int = 3
     relaxation_refit: bool = True
+    search_targets: str = "loss"
 
     def penalty_scale(self, iteration):
         """Continuation: gamma and beta are scaled by min(1, start * growth^(k-1))."""
@@ -859,6 +866,9 @@ def _search_sweep(
     for i in range(L):
         _check_finite(W[i], "weights", i + 1, it)
     ops = [K.activation_operator(W[i + 1], b, g, dtype=dtype) for i in hidden]
+    # the output update that starts the targets: the fit's loss, or the
+    # squared loss of the search's own objective (an ablation lever)
+    target_loss = loss if options.search_targets == "loss" else "squared"
 
     def targets(bi):
         rows = blocks[bi]
@@ -866,7 +876,7 @@ def _search_sweep(
         wr = None if sw is None else sw[rows, None]
         w = None if sw is None else sw[rows]
         m_out = K.linear(st.a[L - 1][rows], W[-1], c[-1])
-        z_next = K.output_update(m_out, st.Y[rows], st.lam[rows], b, loss)
+        z_next = K.output_update(m_out, st.Y[rows], st.lam[rows], b, target_loss)
         d[L - 1] = _sqsum(z_next - m_out, wr)
         d[2 * L - 1] = _wsum(LOSSES[loss](z_next, st.Y[rows]), wr)
         out = [None] * (L - 1)

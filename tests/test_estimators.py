@@ -375,6 +375,7 @@ def test_plot_convergence_draws_the_histories(higgs_small):
         dict(penalty_start=0.01, penalty_growth=1.1),
         dict(variant="search"),
         dict(variant="search", relaxation_refit=False),
+        dict(variant="search", search_targets="squared"),
         dict(variant="search", relaxation_factors=(1 / 16, 1 / 4, 1.0, 4.0, 16.0)),
     ],
 )
