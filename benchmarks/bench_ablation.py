@@ -73,8 +73,8 @@ def _forcing(overrides):
 def main():
     args = parser(__doc__.splitlines()[0]).parse_args()
     maybe_rerun_without_openblas_env(args)
-    rows_cap = 8000 if args.quick else None
-    iters = 100  # the estimators' default
+    rows_cap = 4000 if args.quick else None
+    iters = 20 if args.quick else 100  # full mode: the estimators' default
     hidden = (100,)
     out = []
     for name, (_, task) in DATASETS.items():
