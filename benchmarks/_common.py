@@ -17,7 +17,11 @@ OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 def parser(description):
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--quick", action="store_true", help="small sizes (all benchmarks: about 7 minutes on 2 cores)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="small sizes (all benchmarks: about 7 minutes on 2 cores)",
+    )
     p.add_argument(
         "--unset-openblas-env",
         action="store_true",
