@@ -55,6 +55,7 @@ VARIANTS = {
     ),
     "admm - hinge readout refit": ({"readout_iter": 0}, {}),
     "admm, squared-loss targets": ({"search_targets": "squared"}, {}),
+    "admm, squared-loss targets after a stall": ({"search_targets": "then-squared"}, {}),
     "admm - spread biases (plain Glorot)": ({"init": "glorot"}, {}),
     "admm gamma=1": ({}, {"gamma": 1.0}),
     "admm + early stopping": ({}, {"early_stopping": True}),

@@ -65,8 +65,9 @@ class SolverOptions:
     iterations of the final output-layer refit (:func:`_refit_readout`),
     0 for none.  ``relaxation_*``: the candidates and the stopping rule of
     the ``"search"`` variant; ``search_targets``: ``"loss"`` (the hidden
-    layers' targets start from the output update of the fit's loss) or
-    ``"squared"`` (from the squared loss the search minimises).  The
+    layers' targets start from the output update of the fit's loss),
+    ``"squared"`` (from the squared loss the search minimises) or
+    ``"then-squared"`` (the first until the search stalls, then the second).  The
     estimators' ``solver="paper"`` is
     ``variant="paper", init="gaussian", readout_iter=0``; ``solver="plain"``
     is ``variant="admm", init="forward", readout_iter=50``; their default
@@ -868,7 +869,8 @@ def _search_sweep(
     ops = [K.activation_operator(W[i + 1], b, g, dtype=dtype) for i in hidden]
     # the output update that starts the targets: the fit's loss, or the
     # squared loss of the search's own objective (an ablation lever)
-    target_loss = loss if options.search_targets == "loss" else "squared"
+    squared = options.search_targets == "squared" or search.get("fallback", False)
+    target_loss = "squared" if squared else loss
 
     def targets(bi):
         rows = blocks[bi]
@@ -1007,7 +1009,14 @@ def _search_sweep(
         search["stalls"] = 0
         return False
     search["stalls"] += 1
-    return search["stalls"] >= options.relaxation_patience
+    stalled = search["stalls"] >= options.relaxation_patience
+    if stalled and options.search_targets == "then-squared" and not search.get("fallback"):
+        # a second direction: targets from the squared loss the search minimises
+        search["fallback"] = True
+        search["stalls"] = 0
+        search["omega"] = [options.relaxation_start] * (L - 1)
+        return False
+    return stalled
 
 
 def _wsum(values, weight):

@@ -376,6 +376,7 @@ def test_plot_convergence_draws_the_histories(higgs_small):
         dict(variant="search"),
         dict(variant="search", relaxation_refit=False),
         dict(variant="search", search_targets="squared"),
+        dict(variant="search", search_targets="then-squared", relaxation_patience=1),
         dict(variant="search", relaxation_factors=(1 / 16, 1 / 4, 1.0, 4.0, 16.0)),
     ],
 )
@@ -482,3 +483,35 @@ def test_relaxed_solver_keeps_weights_bounded_where_inputs_are_constant(higgs_sm
         clf.fit(X, y)
     assert np.abs(clf.coefs_[0][-2:]).max() < 10 * np.sqrt(6 / (X.shape[1] + 20))
     assert np.all(np.isfinite(clf.coefs_[0]))
+
+
+def test_squared_targets_take_over_after_a_stall(higgs_small):
+    """search_targets="then-squared": where the hinge targets stall the search (3 iterations
+    without a factor that lowers the objective), the squared-loss targets take over and the
+    search goes on lowering the same objective."""
+    from skadmm._activations import ACTIVATIONS
+    from skadmm._solver import SolverOptions, admm_fit
+    from skadmm.backends import get_backend
+
+    X, y = higgs_small
+    runs = {}
+    for targets in ("loss", "then-squared"):
+        with get_backend("serial", None) as backend:
+            runs[targets] = admm_fit(
+                X,
+                y.astype(float)[:, None],
+                hidden_layer_sizes=[20],
+                activation=ACTIVATIONS["relu"],
+                loss="hinge",
+                options=SolverOptions(
+                    max_iter=40, tol=0, variant="search", init="forward", search_targets=targets
+                ),
+                backend=backend,
+                seed=0,
+            )
+    stalled, going = runs["loss"], runs["then-squared"]
+    assert "no relaxation factor" in stalled.message and stalled.n_iter < 40
+    k = stalled.n_iter - 3  # the iterations before the stall are the same
+    np.testing.assert_array_equal(going.relaxation_factors[:k], stalled.relaxation_factors[:k])
+    assert going.n_iter > stalled.n_iter
+    assert np.count_nonzero(going.relaxation_factors[stalled.n_iter :]) > 0
