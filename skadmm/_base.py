@@ -318,6 +318,7 @@ class BaseADMM(BaseEstimator, ABC):
         self.iteration_time_ = result.times[-1] / result.n_iter if result.n_iter else 0.0
         self.readout_n_iter_ = result.readout_n_iter
         self.relaxation_factors_ = result.relaxation_factors
+        self.squared_targets_from_ = result.squared_targets_from
         if not result.converged and not result.interrupted:
             warnings.warn(
                 f"{type(self).__name__}: stopped after max_iter={self.max_iter} iterations "

@@ -34,7 +34,11 @@ default="relu"
         update, and applies it with a relaxation factor chosen per layer,
         among a few candidates, by the exact training objective with the
         output layer refitted (variable projection); it trains the hidden
-        layers, which the other two barely move.  See the user guide.
+        layers, which the other two barely move.  For classification the
+        hidden layers' targets come from the hinge output update until no
+        factor lowers the objective, then from the squared output update
+        (consistent with the searched least-squares objective).  See the
+        user guide.
 
     alpha : float, default=1e-4
         Strength of the L2 penalty ``alpha / 2 * ||W||^2`` on the weights
@@ -167,6 +171,13 @@ _COMMON_ATTRS = """
         layer's weight update at each iteration (0: no candidate lowered the
         objective); shape ``(0, 0)`` for the other solvers and without hidden
         layers.
+
+    squared_targets_from_ : int or None
+        ``solver="admm"``: the first iteration whose hidden-layer targets
+        came from the squared output update (after the search had stalled
+        on the loss's own targets); None if that never happened (always for
+        ``ADMMRegressor``, whose loss is already squared, and for the other
+        solvers).
 
     n_features_in_ : int
 

@@ -92,7 +92,7 @@ class SolverOptions:
     relaxation_factors: tuple = (1 / 8, 1.0, 8.0)
     relaxation_patience: int = 3
     relaxation_refit: bool = True
-    search_targets: str = "loss"
+    search_targets: str = "then-squared"
 
     def penalty_scale(self, iteration):
         """Continuation: gamma and beta are scaled by min(1, start * growth^(k-1))."""
@@ -154,6 +154,10 @@ class ADMMResult:
     relaxation_factors : ndarray of shape (n_iter, n_layers - 1)
         ``variant="search"``: the relaxation factor applied to each hidden
         layer at each iteration (``0``: no candidate lowered the objective).
+    squared_targets_from : int or None
+        ``search_targets="then-squared"`` (the default of ``variant="search"``):
+        the first iteration whose hidden targets came from the squared output
+        update; None when the search never stalled before the end.
     interrupted : bool
         True when a KeyboardInterrupt stopped the fit.
     """
@@ -176,6 +180,7 @@ class ADMMResult:
     readout_n_iter: int = 0
     total_time: float = 0.0
     relaxation_factors: np.ndarray = None
+    squared_targets_from: int = None
 
 
 def gaussian_rows(seed, stream, offset, n_local, width, dtype):
@@ -635,6 +640,8 @@ def admm_fit(
     result.validation_scores = val_scores
     result.residuals = np.array(residuals, dtype=float).reshape(n_iter, L)
     result.activation_residuals = np.array(act_residuals, dtype=float).reshape(n_iter, L - 1)
+    if search is not None and search.get("fallback_from", n_iter + 1) <= n_iter:
+        result.squared_targets_from = search["fallback_from"]
     result.relaxation_factors = (
         np.zeros((0, 0))
         if search is None
@@ -1010,9 +1017,16 @@ def _search_sweep(
         return False
     search["stalls"] += 1
     stalled = search["stalls"] >= options.relaxation_patience
-    if stalled and options.search_targets == "then-squared" and not search.get("fallback"):
+    if (
+        stalled
+        and options.search_targets == "then-squared"
+        and loss != "squared"
+        and not search.get("fallback")
+    ):
         # a second direction: targets from the squared loss the search minimises
+        # (for the squared loss they are the same targets: nothing to switch to)
         search["fallback"] = True
+        search["fallback_from"] = it + 1
         search["stalls"] = 0
         search["omega"] = [options.relaxation_start] * (L - 1)
         return False

@@ -515,3 +515,37 @@ def test_squared_targets_take_over_after_a_stall(higgs_small):
     np.testing.assert_array_equal(going.relaxation_factors[:k], stalled.relaxation_factors[:k])
     assert going.n_iter > stalled.n_iter
     assert np.count_nonzero(going.relaxation_factors[stalled.n_iter :]) > 0
+    assert stalled.squared_targets_from is None
+    assert going.squared_targets_from == stalled.n_iter + 1
+    # the default of the search, hence of solver="admm"
+    assert SolverOptions().search_targets == "then-squared"
+
+
+def test_regressor_has_no_target_switch(housing):
+    """The squared loss's targets are already the squared targets: for ADMMRegressor the
+    default search_targets="then-squared" is the same run as "loss" (no restart after
+    the stall) and reports no switch."""
+    from skadmm._activations import ACTIVATIONS
+    from skadmm._solver import SolverOptions, admm_fit
+    from skadmm.backends import get_backend
+
+    X, y = housing
+    runs = {}
+    for targets in ("loss", "then-squared"):
+        with get_backend("serial", None) as backend:
+            runs[targets] = admm_fit(
+                X[:1500],
+                y[:1500, None],
+                hidden_layer_sizes=[10],
+                activation=ACTIVATIONS["relu"],
+                loss="squared",
+                options=SolverOptions(
+                    max_iter=200, tol=0, variant="search", init="forward", search_targets=targets
+                ),
+                backend=backend,
+                seed=0,
+            )
+    plain, default = runs["loss"], runs["then-squared"]
+    assert "no relaxation factor" in plain.message and plain.n_iter < 200
+    assert default.n_iter == plain.n_iter and default.squared_targets_from is None
+    np.testing.assert_array_equal(default.coefs[0], plain.coefs[0])
