@@ -8,8 +8,14 @@ network's own hidden features: the default of the previous release).  Rows
 ``admm ...`` change one thing from the default ``solver="admm"`` (the same
 sub-steps give every hidden layer its closed-form weight step, applied with
 a relaxation factor chosen per layer among ``{0, omega/8, omega, 8 omega}``
-by the exact objective with the output layer refitted; see
-``skadmm._solver._search_sweep``).  Every sub-step stays a closed-form
+by the exact objective with the output layer refitted, plus 0.8 times the
+layer's previous update (heavy ball); the hidden targets come from the
+hinge output update until the search slows (3 iterations lowering the
+objective by <= 0.3 %, or the validation score stalling), then from the
+squared one; ``early_stopping="auto"``, on for every full-size dataset here
+and off in ``--quick`` mode (4000 rows); see
+``skadmm._solver._search_sweep``).  Every estimator row uses the estimators'
+defaults otherwise, ``early_stopping="auto"`` included.  Every sub-step stays a closed-form
 minimisation and the data-parallel structure (per-sample updates, one
 reduction per layer and per search) is unchanged by all of them.
 
@@ -54,11 +60,13 @@ VARIANTS = {
         {},
     ),
     "admm - hinge readout refit": ({"readout_iter": 0}, {}),
-    "admm - squared-loss targets after a stall": ({"search_targets": "loss"}, {}),
+    "admm - momentum (heavy ball 0.8)": ({"momentum": 0.0}, {}),
+    "admm - squared-loss targets (hinge only)": ({"search_targets": "loss"}, {}),
+    "admm, switch at a stall only (switch_tol=0)": ({"switch_tol": 0.0}, {}),
     "admm, squared-loss targets from the start": ({"search_targets": "squared"}, {}),
     "admm - spread biases (plain Glorot)": ({"init": "glorot"}, {}),
     "admm gamma=1": ({}, {"gamma": 1.0}),
-    "admm + early stopping": ({}, {"early_stopping": True}),
+    "admm - early stopping ('auto' -> False)": ({}, {"early_stopping": False}),
 }
 
 

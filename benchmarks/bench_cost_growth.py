@@ -30,7 +30,12 @@ def per_iteration(n, width, iters):
     X = rng.standard_normal((n, D))
     y = (X[:, 0] + X[:, 1] ** 2 > 1).astype(int)
     clf = ADMMClassifier(
-        hidden_layer_sizes=(width,), solver="plain", max_iter=iters, tol=0, random_state=0
+        hidden_layer_sizes=(width,),
+        solver="plain",
+        max_iter=iters,
+        tol=0,
+        early_stopping=False,
+        random_state=0,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

@@ -20,7 +20,7 @@ from skadmm.datasets import load_dataset
 X, Xt, y, yt = load_dataset("higgs")
 models = {
     "ADMM solver=paper (Alg. 1, paper settings)": ADMMClassifier(
-        (300,), solver="paper", max_iter=30, random_state=0
+        (300,), solver="paper", max_iter=30, early_stopping=False, random_state=0
     ),
     "ADMM solver=admm (default)": ADMMClassifier((300,), random_state=0),
     "ADMM default, joblib n_jobs=2": ADMMClassifier(

@@ -129,6 +129,7 @@ def main():
                 solver="plain",
                 max_iter=iters,
                 tol=0,
+                early_stopping=False,  # iteration cost, not stopping
                 random_state=0,
                 backend="joblib",
                 n_jobs=-1,

@@ -55,6 +55,7 @@ def fit_time(n, iters, backend, n_jobs=None, rows=None):
         solver="plain",
         max_iter=iters,
         tol=0,
+        early_stopping=False,  # iteration cost, not stopping
         random_state=0,
         backend=backend,
         n_jobs=n_jobs,

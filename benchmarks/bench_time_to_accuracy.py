@@ -52,6 +52,7 @@ def admm_curve(X, y, Xt, yt, hidden, iters):
         hidden_layer_sizes=hidden,
         max_iter=iters,
         tol=0,
+        early_stopping=False,  # the whole trajectory
         random_state=0,
         backend="joblib",
         n_jobs=-1,

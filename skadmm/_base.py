@@ -62,7 +62,7 @@ class BaseADMM(BaseEstimator, ABC):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean"],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "warm_start": ["boolean"],
         "random_state": ["random_state"],
@@ -254,7 +254,12 @@ class BaseADMM(BaseEstimator, ABC):
         self._warn_on_feature_scale(X)
 
         validation = None
-        if self.early_stopping:
+        n_total = sum(s["n"] for s in summaries)
+        early = self.early_stopping
+        if early == "auto":  # as HistGradientBoosting: on above 10,000 rows (all ranks)
+            early = n_total > 10_000
+        self.do_early_stopping_ = bool(early)
+        if early:
             X, X_val, Y, Y_val, sample_weight, sw_val = self._split_validation(X, Y, sample_weight)
             validation = self._validation_fns(X_val, Y_val, None if uniform else sw_val)
 
@@ -306,7 +311,7 @@ class BaseADMM(BaseEstimator, ABC):
         self.n_outputs_ = Y.shape[1]
         self.out_activation_ = "identity"
         self.loss_curve_ = list(result.loss_curve)
-        self.best_loss_ = None if self.early_stopping else float(result.best_loss)
+        self.best_loss_ = None if early else float(result.best_loss)
         self.objective_curve_ = list(result.objective_curve)
         self.constraint_residuals_ = result.residuals
         self.activation_residuals_ = result.activation_residuals
@@ -351,8 +356,9 @@ class BaseADMM(BaseEstimator, ABC):
     def _check_memory(self, X, hidden, n_outputs):
         itemsize = np.dtype(X.dtype).itemsize
         per_row = 2 * sum(hidden) + 2 * n_outputs
-        if self.solver == "admm" and hidden:  # the search's a_{l-1} dW_l
-            per_row += max(hidden)
+        if self.solver == "admm" and hidden:
+            # the search's a_{l-1} dW_l, and per layer the heavy ball's a_{l-1} U_l
+            per_row += max(hidden) + sum(hidden)
         need = X.shape[0] * per_row * itemsize
         avail = _available_memory()
         if avail is not None and need > _MEMORY_FRACTION * avail:

@@ -36,6 +36,7 @@ __all__ = [
     "preactivation_update",
     "readout_objective",
     "relaxed_step",
+    "relaxed_update",
     "weight_statistics",
     "weight_update",
 ]
@@ -377,8 +378,8 @@ def multiplier_update(lam, z, m, step):
     return out
 
 
-def relaxed_step(W, step, omega):
-    """Relaxed weight update ``W + omega (W^+ - W)`` (``solver="admm"``).
+def relaxed_step(W, step, omega, previous=None, momentum=0.0):
+    """Relaxed weight update ``W + omega (W^+ - W) + momentum * previous`` (``solver="admm"``).
 
     ``step = W^+ - W``, with ``W^+`` the closed-form weight update of
     Algorithm 1 (normal equations towards the layer's targets), and
@@ -390,12 +391,31 @@ def relaxed_step(W, step, omega):
     other, so the solver chooses ``omega`` among a few candidates by the
     exact objective (:func:`readout_objective`).
 
+    ``previous`` is the layer's last accepted update (what this function
+    added to ``W`` at the previous iteration, :func:`relaxed_update`) and
+    ``momentum`` its weight: Polyak's heavy ball, which carries the search
+    along directions that successive closed-form steps share.  ``previous=None``
+    or ``momentum=0`` is the plain relaxed step.
+
     Returns
     -------
     W_new : ndarray, float64 or the common dtype of ``W`` and ``step``
     """
-    out = np.multiply(step, omega)
+    out = relaxed_update(step, omega, previous, momentum)
     out += W
+    return out
+
+
+def relaxed_update(step, omega, previous=None, momentum=0.0):
+    """What :func:`relaxed_step` adds to the weights: ``omega step + momentum previous``.
+
+    Returns
+    -------
+    update : ndarray, float64 or the common dtype of ``step`` and ``previous``
+    """
+    out = np.multiply(step, omega)
+    if previous is not None and momentum:
+        out += np.multiply(previous, momentum)
     return out
 
 

@@ -54,7 +54,10 @@ class SolverOptions:
         hidden layer a weight update; the solver applies it with a
         relaxation factor chosen among ``relaxation_start`` times powers of
         ``relaxation_factors`` (and ``0``) by the exact objective of the
-        network with its output layer refitted (variable projection).
+        network with its output layer refitted (variable projection), plus
+        ``momentum`` times the layer's previous update (heavy ball).  For
+        the hinge loss the hidden targets switch to the squared output
+        update once the search slows down (``search_targets``).
 
     ``init``: ``"gaussian"`` (paper section 6: unit Gaussian ``z``, zero
     weights), ``"forward"`` (a forward pass of :func:`random_weights` with
@@ -67,8 +70,13 @@ class SolverOptions:
     the ``"search"`` variant; ``search_targets``: ``"loss"`` (the hidden
     layers' targets start from the output update of the fit's loss),
     ``"squared"`` (from the squared loss the search minimises) or
-    ``"then-squared"`` (the first until the search stalls, then the second).  The
-    estimators' ``solver="paper"`` is
+    ``"then-squared"`` (the first until ``relaxation_patience`` iterations
+    in a row lower the objective by no more than ``switch_tol``, relative,
+    or until the stopping rule's patience runs out, then the second; see
+    :func:`_switch_targets`); ``momentum``: weight of each hidden layer's
+    previous accepted update in its candidates (heavy ball,
+    :func:`~skadmm._kernels.relaxed_step`; 0 for none).  The estimators'
+    ``solver="paper"`` is
     ``variant="paper", init="gaussian", readout_iter=0``; ``solver="plain"``
     is ``variant="admm", init="forward", readout_iter=50``; their default
     ``solver="admm"`` is ``variant="search", init="forward",
@@ -93,6 +101,8 @@ class SolverOptions:
     relaxation_patience: int = 3
     relaxation_refit: bool = True
     search_targets: str = "then-squared"
+    momentum: float = 0.8
+    switch_tol: float = 3e-3
 
     def penalty_scale(self, iteration):
         """Continuation: gamma and beta are scaled by min(1, start * growth^(k-1))."""
@@ -390,7 +400,8 @@ def admm_fit(
     try:
         for it in range(1, options.max_iter + 1):
             bytes_before = backend.bytes_reduced
-            warm = it <= options.n_warmup_iter
+            # the warm-up delays the multiplier; the search has none
+            warm = search is None and it <= options.n_warmup_iter
             scale = options.penalty_scale(it)
             g, b = options.gamma * scale, options.beta * scale
             step = options.multiplier_step(b)
@@ -560,10 +571,12 @@ def admm_fit(
             if validation is not None:
                 score = float(validation[1](packed[2 * L + 2 :]))
                 val_scores.append(score)
+                # against the best *before* this iteration, as scikit-learn's MLP
+                if not warm:
+                    worse = best is not None and score < best[0] + options.tol
+                    no_improve = no_improve + 1 if worse else 0
                 if best is None or score > best[0]:
                     best = (score, [w.copy() for w in W], [v.copy() for v in c])
-                if not warm:
-                    no_improve = no_improve + 1 if score < best[0] + options.tol else 0
             elif not warm:
                 no_improve = no_improve + 1 if train > best_loss - options.tol else 0
             best_loss = min(best_loss, train)
@@ -597,6 +610,9 @@ def admm_fit(
                 if callback(it, info):
                     converged, message = True, f"callback stopped the fit at iteration {it}"
                     break
+            if search is not None and search.get("fallback_from") == it + 1:
+                # new targets, a new phase: it gets the full patience
+                no_improve = 0
             if stalled:
                 converged = True
                 message = (
@@ -604,6 +620,13 @@ def admm_fit(
                     f"{options.relaxation_patience} consecutive iterations"
                 )
                 break
+            if (
+                no_improve > options.n_iter_no_change
+                and search is not None
+                and _switch_targets(search, it, loss, options)
+            ):
+                # the first phase of the search is spent: the second gets the full patience
+                no_improve = 0
             if no_improve > options.n_iter_no_change:
                 what = "validation score" if validation is not None else "training loss"
                 converged = True
@@ -800,8 +823,10 @@ def _search_sweep(
        weight statistics of all hidden layers; the normal equations give
        each its closed-form update, as the step ``W_l^+ - W_l``.
     3. Relaxation, layer by layer from the first: the candidates
-       ``W_l + omega (W_l^+ - W_l)`` for ``omega`` in ``{0} U omega_l *
-       relaxation_factors`` (``omega_l`` the layer's previous factor); per
+       ``W_l + omega (W_l^+ - W_l) + mu U_l`` for ``omega`` in ``{0} U
+       omega_l * relaxation_factors`` (``omega_l`` the layer's previous
+       factor; ``U_l`` its previous accepted update and ``mu`` the
+       ``momentum``, dropped after a rejected search or a target switch); per
        block their features' Gram and cross sums (float64), all candidates
        in one reduction; per candidate the exact output-layer refit and its
        objective (:func:`~skadmm._kernels.readout_objective`, plus the
@@ -816,7 +841,8 @@ def _search_sweep(
     reduction for the steps and one per hidden layer for the search (plus
     one at the first iteration), of small matrices whatever the number of
     rows.  Returns True when no layer's candidates have lowered the
-    objective for ``relaxation_patience`` consecutive iterations.
+    objective for ``relaxation_patience`` consecutive iterations (after the
+    target switch, with ``search_targets="then-squared"``).
     """
     X, L, sizes, sw, dtype = st.X, len(W), st.sizes, st.sw, st.dtype
     hidden = range(L - 1)
@@ -871,6 +897,7 @@ def _search_sweep(
             G, R, search["yy"], W[-1], c[-1], options.alpha
         ) + hidden_ridge(W[:-1])
     # otherwise the state is current: the previous search refreshed it
+    start = search["objective"]
     for i in range(L):
         _check_finite(W[i], "weights", i + 1, it)
     ops = [K.activation_operator(W[i + 1], b, g, dtype=dtype) for i in hidden]
@@ -927,18 +954,36 @@ def _search_sweep(
     if search.get("move") is None:
         search["move"] = np.empty((X.shape[0], max(sizes[1:-1])), dtype=dtype)
     move = search["move"]
+    # Heavy ball: each layer's candidates start from W_l + mu U_l, with U_l
+    # its last accepted update (None after a rejected search: restart).  The
+    # pre-activations' share a_{l-1} U_l is kept per layer: for the first
+    # layer (a_0 = X) it stays exact and saves an X-sized product; above, the
+    # inputs have moved since, so it is recomputed (a hidden-width product).
+    mu = options.momentum
+    if mu and search.get("previous") is None:
+        search["previous"] = [None] * (L - 1)
+        search["previous_move"] = [
+            np.empty((X.shape[0], sizes[i + 1]), dtype=dtype) for i in hidden
+        ]
+    previous = search.get("previous") or [None] * (L - 1)
     chosen = []
     for i in hidden:
         omegas = [search["omega"][i] * f for f in options.relaxation_factors]
+        prev = previous[i]
 
         # The layer's input is fixed during its search, so the candidates'
-        # pre-activations are m_l + omega a_{l-1} dW: one product for all,
-        # kept for the refresh of the chosen one.
-        def candidates(bi, i=i, omegas=omegas):
+        # pre-activations are m_l + omega a_{l-1} dW (+ mu a_{l-1} U_l): one
+        # product for all, kept for the refresh of the chosen one.
+        def candidates(bi, i=i, omegas=omegas, prev=prev):
             rows = blocks[bi]
             m = st.z[i][rows]
             step = K.linear(inputs(i, rows), *steps[i])
             move[rows, : step.shape[1]] = step
+            if prev is not None:
+                pm = search["previous_move"][i]
+                if i > 0:
+                    pm[rows] = K.linear(inputs(i, rows), *prev)
+                m = m + mu * pm[rows]
             out = []
             for omega in omegas:
                 a = activation(m + omega * step)
@@ -965,7 +1010,12 @@ def _search_sweep(
         ridge_out = 0.5 * options.alpha * float(np.sum(np.square(W[-1], dtype=np.float64)))
         for k, omega in enumerate(omegas):
             ridge = hidden_ridge(
-                [K.relaxed_step(W[j], steps[j][0], omega) if j == i else W[j] for j in hidden]
+                [
+                    K.relaxed_step(W[j], steps[j][0], omega, prev and prev[0], mu)
+                    if j == i
+                    else W[j]
+                    for j in hidden
+                ]
             )
             if options.relaxation_refit:
                 G, R = csums[2 * k], csums[2 * k + 1]
@@ -981,15 +1031,25 @@ def _search_sweep(
         chosen.append(best[1])
         if best[2] is None:
             search["omega"][i] *= min(options.relaxation_factors) ** 2
+            if mu:
+                previous[i] = None
             continue
         search["omega"][i] = best[1]
-        W[i] = K.relaxed_step(W[i], steps[i][0], best[1])
-        c[i] = K.relaxed_step(c[i], steps[i][1], best[1])
+        update = [K.relaxed_update(steps[i][k], best[1], prev and prev[k], mu) for k in range(2)]
+        W[i] = W[i] + update[0]
+        c[i] = c[i] + update[1]
+        if mu:
+            previous[i] = update
 
-        def accept(bi, i=i, omega=best[1]):
+        def accept(bi, i=i, omega=best[1], prev=prev):
             rows = blocks[bi]
             m = st.z[i][rows]
-            m += omega * move[rows, : m.shape[1]]
+            shift = omega * move[rows, : m.shape[1]]
+            if prev is not None:
+                shift += mu * search["previous_move"][i][rows]
+            if mu:
+                search["previous_move"][i][rows] = shift
+            m += shift
             st.z[i][rows] = m
             st.a[i + 1][rows] = activation(m)
             return refresh(rows, i + 1)
@@ -1012,25 +1072,34 @@ def _search_sweep(
                 G, R, search["yy"], W[-1], c[-1], options.alpha
             ) + hidden_ridge(W[:-1])
     search["omegas"].append(chosen)
-    if any(chosen):
-        search["stalls"] = 0
-        return False
-    search["stalls"] += 1
-    stalled = search["stalls"] >= options.relaxation_patience
-    if (
-        stalled
-        and options.search_targets == "then-squared"
-        and loss != "squared"
-        and not search.get("fallback")
+    search["stalls"] = 0 if any(chosen) else search["stalls"] + 1
+    # slow: the objective fell by no more than switch_tol (relative); a stall is slow
+    decrease = (start - search["objective"]) / max(abs(start), np.finfo(float).tiny)
+    search["slow"] = search.get("slow", 0) + 1 if decrease <= options.switch_tol else 0
+    if search["slow"] >= options.relaxation_patience and _switch_targets(
+        search, it, loss, options
     ):
-        # a second direction: targets from the squared loss the search minimises
-        # (for the squared loss they are the same targets: nothing to switch to)
-        search["fallback"] = True
-        search["fallback_from"] = it + 1
-        search["stalls"] = 0
-        search["omega"] = [options.relaxation_start] * (L - 1)
         return False
-    return stalled
+    return search["stalls"] >= options.relaxation_patience
+
+
+def _switch_targets(search, it, loss, options):
+    """End the search's first phase: from the next iteration the hidden targets come from
+    the squared output update (``search_targets="then-squared"``).  Returns False when
+    there is nothing to switch to (another setting, the squared loss, already switched)."""
+    if (
+        options.search_targets != "then-squared"
+        or loss == "squared"  # its targets are the squared ones already
+        or search.get("fallback")
+    ):
+        return False
+    search["fallback"] = True
+    search["fallback_from"] = it + 1
+    search["stalls"] = search["slow"] = 0
+    if search.get("previous") is not None:  # a new direction field: no momentum
+        search["previous"] = [None] * len(search["previous"])
+    search["omega"] = [options.relaxation_start] * len(search["omega"])
+    return True
 
 
 def _wsum(values, weight):

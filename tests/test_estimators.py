@@ -243,6 +243,62 @@ def test_early_stopping_keeps_best_validation_weights(higgs_small):
     assert len(clf.validation_scores_) == clf.n_iter_
     assert clf.best_validation_score_ == max(clf.validation_scores_)
     assert clf.best_loss_ is None
+    assert clf.do_early_stopping_
+
+
+def _mlp_stop(scores, tol, patience, exempt=0):
+    """Iteration at which scikit-learn's MLP rule stops on these validation scores: the
+    count of iterations not beating the best *before* them by tol exceeds patience."""
+    best, count = -np.inf, 0
+    for k, score in enumerate(scores, start=1):
+        if k > exempt:
+            count = count + 1 if score < best + tol else 0
+        best = max(best, score)
+        if count > patience:
+            return k
+    return None
+
+
+@pytest.mark.parametrize("solver, exempt", [("admm", 0), ("plain", 10)])
+def test_early_stopping_follows_the_mlp_rule(housing, solver, exempt):
+    """The fit stops exactly where scikit-learn's rule says on its own validation scores:
+    an improvement resets the count (it once never did, so every fit stopped at
+    n_warmup_iter + n_iter_no_change + 1); the search has no warm-up to exempt."""
+    X, y = housing
+    for patience in (2, 5):
+        reg = ADMMRegressor(
+            hidden_layer_sizes=(20,),
+            solver=solver,
+            max_iter=80,
+            early_stopping=True,
+            n_iter_no_change=patience,
+            tol=1e-3,
+            random_state=0,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            reg.fit(X, y)
+        scores = reg.validation_scores_
+        assert "validation score did not improve" in reg.stop_reason_
+        assert reg.n_iter_ == _mlp_stop(scores, 1e-3, patience, exempt)
+        if solver == "admm":  # which improves for a while: not the earliest possible stop
+            assert reg.n_iter_ > exempt + patience + 1
+
+
+def test_early_stopping_auto_follows_the_training_set_size(higgs_small):
+    """early_stopping="auto" (the default): on above 10,000 rows, off below."""
+    X, y = higgs_small
+    big_X, big_y = np.vstack([X] * 4), np.concatenate([y] * 4)  # 12,000 rows
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        small = ADMMClassifier(hidden_layer_sizes=(4,), max_iter=3, random_state=0).fit(X, y)
+        big = ADMMClassifier(hidden_layer_sizes=(4,), max_iter=3, random_state=0)
+        big.fit(big_X, big_y)
+    assert ADMMClassifier().early_stopping == "auto"
+    assert not small.do_early_stopping_ and small.validation_scores_ is None
+    assert big.do_early_stopping_ and len(big.validation_scores_) == big.n_iter_
+    with pytest.raises(ValueError, match="early_stopping"):
+        ADMMClassifier(early_stopping="sometimes").fit(X, y)
 
 
 def test_callback_sees_state_and_can_stop(higgs_small):
@@ -375,6 +431,7 @@ def test_plot_convergence_draws_the_histories(higgs_small):
         dict(penalty_start=0.01, penalty_growth=1.1),
         dict(variant="search"),
         dict(variant="search", relaxation_refit=False),
+        dict(variant="search", momentum=0.0),
         dict(variant="search", search_targets="squared"),
         dict(variant="search", search_targets="then-squared", relaxation_patience=1),
         dict(variant="search", relaxation_factors=(1 / 16, 1 / 4, 1.0, 4.0, 16.0)),
@@ -485,40 +542,73 @@ def test_relaxed_solver_keeps_weights_bounded_where_inputs_are_constant(higgs_sm
     assert np.all(np.isfinite(clf.coefs_[0]))
 
 
-def test_squared_targets_take_over_after_a_stall(higgs_small):
-    """search_targets="then-squared": where the hinge targets stall the search (3 iterations
-    without a factor that lowers the objective), the squared-loss targets take over and the
-    search goes on lowering the same objective."""
+def test_squared_targets_take_over_when_the_search_slows(higgs_small):
+    """search_targets="then-squared" (the default): once the hinge targets lower the
+    searched objective by no more than switch_tol (relative) for relaxation_patience
+    iterations in a row, the squared-loss targets take over and the search goes on
+    lowering the same objective.  switch_tol=0: exactly at the stall that would end the
+    "loss" run; switch_tol=inf: after the first relaxation_patience iterations."""
     from skadmm._activations import ACTIVATIONS
     from skadmm._solver import SolverOptions, admm_fit
     from skadmm.backends import get_backend
 
     X, y = higgs_small
-    runs = {}
-    for targets in ("loss", "then-squared"):
+
+    def run(targets, switch_tol):
         with get_backend("serial", None) as backend:
-            runs[targets] = admm_fit(
+            return admm_fit(
                 X,
                 y.astype(float)[:, None],
                 hidden_layer_sizes=[20],
                 activation=ACTIVATIONS["relu"],
                 loss="hinge",
                 options=SolverOptions(
-                    max_iter=40, tol=0, variant="search", init="forward", search_targets=targets
+                    max_iter=40,
+                    tol=0,
+                    variant="search",
+                    init="forward",
+                    search_targets=targets,
+                    switch_tol=switch_tol,
+                    momentum=0.0,  # the plain search stalls here sooner
                 ),
                 backend=backend,
                 seed=0,
             )
-    stalled, going = runs["loss"], runs["then-squared"]
+
+    stalled = run("loss", 0.0)
     assert "no relaxation factor" in stalled.message and stalled.n_iter < 40
+    assert stalled.squared_targets_from is None
+    going = run("then-squared", 0.0)
     k = stalled.n_iter - 3  # the iterations before the stall are the same
     np.testing.assert_array_equal(going.relaxation_factors[:k], stalled.relaxation_factors[:k])
     assert going.n_iter > stalled.n_iter
     assert np.count_nonzero(going.relaxation_factors[stalled.n_iter :]) > 0
-    assert stalled.squared_targets_from is None
     assert going.squared_targets_from == stalled.n_iter + 1
+    early = run("then-squared", np.inf)
+    assert early.squared_targets_from == 4
+    np.testing.assert_array_equal(early.relaxation_factors[:3], stalled.relaxation_factors[:3])
+    default = run("then-squared", SolverOptions().switch_tol)
+    assert 4 <= default.squared_targets_from <= stalled.n_iter + 1
     # the default of the search, hence of solver="admm"
     assert SolverOptions().search_targets == "then-squared"
+
+
+def test_validation_stall_ends_the_first_phase_not_the_fit(higgs_small):
+    """With early stopping, a validation score that stops improving during the hinge
+    phase switches the targets (and restarts the patience) instead of ending the fit."""
+    X, y = higgs_small
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = ADMMClassifier(
+            hidden_layer_sizes=(20,),
+            early_stopping=True,
+            n_iter_no_change=2,
+            max_iter=60,
+            random_state=0,
+        ).fit(X, y)
+    k = clf.squared_targets_from_
+    assert k is not None and clf.n_iter_ >= k + 2
+    assert "validation score did not improve" in clf.stop_reason_
 
 
 def test_regressor_has_no_target_switch(housing):
@@ -540,7 +630,12 @@ def test_regressor_has_no_target_switch(housing):
                 activation=ACTIVATIONS["relu"],
                 loss="squared",
                 options=SolverOptions(
-                    max_iter=200, tol=0, variant="search", init="forward", search_targets=targets
+                    max_iter=200,
+                    tol=0,
+                    variant="search",
+                    init="forward",
+                    search_targets=targets,
+                    momentum=0.0,  # stalls sooner
                 ),
                 backend=backend,
                 seed=0,

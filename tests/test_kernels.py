@@ -248,6 +248,29 @@ def test_relaxed_step_is_the_line_through_the_update(W, step, omega):
 
 @settings(max_examples=50, deadline=None)
 @given(
+    W=arrays(np.float64, (4, 3), elements=finite),
+    step=arrays(np.float64, (4, 3), elements=finite),
+    previous=arrays(np.float64, (4, 3), elements=finite),
+    omega=st.floats(0, 1e4, allow_nan=False),
+    momentum=st.floats(0, 1, allow_nan=False),
+)
+def test_relaxed_step_with_momentum_adds_the_previous_update(W, step, previous, omega, momentum):
+    """Heavy ball: W + omega step + momentum previous, and relaxed_update is exactly what
+    relaxed_step adds (the solver keeps it as the next iteration's previous update)."""
+    _readonly(W, step, previous)
+    new = K.relaxed_step(W, step, omega, previous, momentum)
+    np.testing.assert_allclose(new, W + omega * step + momentum * previous, atol=1e-9)
+    np.testing.assert_array_equal(new, W + K.relaxed_update(step, omega, previous, momentum))
+    np.testing.assert_array_equal(
+        K.relaxed_step(W, step, omega, previous, 0.0), K.relaxed_step(W, step, omega)
+    )
+    np.testing.assert_array_equal(
+        K.relaxed_step(W, step, omega, None, momentum), K.relaxed_step(W, step, omega)
+    )
+
+
+@settings(max_examples=50, deadline=None)
+@given(
     F=arrays(np.float64, (12, 3), elements=finite),
     t=arrays(np.float64, (12, 2), elements=finite),
     alpha=st.floats(1e-3, 10, allow_nan=False),
