@@ -7,12 +7,12 @@ with spread hidden biases; a final hinge refit of the output layer on the
 network's own hidden features: the default of the previous release).  Rows
 ``admm ...`` change one thing from the default ``solver="admm"`` (the same
 sub-steps give every hidden layer its closed-form weight step, applied with
-a relaxation factor chosen per layer among ``{0, omega/8, omega, 8 omega}``
-by the exact objective with the output layer refitted, plus 0.8 times the
-layer's previous update (heavy ball); the hidden targets come from the
-hinge output update until the search slows (3 iterations lowering the
-objective by <= 0.3 %, or the validation score stalling), then from the
-squared one; ``early_stopping="auto"``, on for every full-size dataset here
+a relaxation factor chosen per layer among ``{0, omega, 8 omega}`` (omega
+shrunk 8-fold after a rejection) by the exact objective with the output
+layer refitted, plus 0.8 times the layer's previous update (heavy ball);
+the hidden targets come from the hinge output update until the search
+slows (3 iterations lowering the objective by <= 0.3 %, or the validation
+score stalling), then from the squared one until it slows again; ``early_stopping="auto"``, on for every full-size dataset here
 and off in ``--quick`` mode (4000 rows); see
 ``skadmm._solver._search_sweep``).  Every estimator row uses the estimators'
 defaults otherwise, ``early_stopping="auto"`` included.  Every sub-step stays a closed-form
@@ -55,6 +55,10 @@ VARIANTS = {
         {},
     ),
     "admm - refit per candidate": ({"relaxation_refit": False}, {}),
+    "admm, 3 candidates (1/8, 1, 8), shrink 1/64": (
+        {"relaxation_factors": (1 / 8, 1.0, 8.0), "relaxation_shrink": 1 / 64},
+        {},
+    ),
     "admm, 5 candidates (1/16..16)": (
         {"relaxation_factors": (1 / 16, 1 / 4, 1.0, 4.0, 16.0)},
         {},
@@ -62,7 +66,7 @@ VARIANTS = {
     "admm - hinge readout refit": ({"readout_iter": 0}, {}),
     "admm - momentum (heavy ball 0.8)": ({"momentum": 0.0}, {}),
     "admm - squared-loss targets (hinge only)": ({"search_targets": "loss"}, {}),
-    "admm, switch at a stall only (switch_tol=0)": ({"switch_tol": 0.0}, {}),
+    "admm, phases end at a stall only (slow_tol=0)": ({"slow_tol": 0.0}, {}),
     "admm, squared-loss targets from the start": ({"search_targets": "squared"}, {}),
     "admm - spread biases (plain Glorot)": ({"init": "glorot"}, {}),
     "admm gamma=1": ({}, {"gamma": 1.0}),

@@ -77,8 +77,8 @@ default="relu"
         MLP.  With ``solver="admm"`` and classification, the first time this
         happens during the hinge-target phase it switches the targets
         instead (and the count restarts); the solver also stops, converged,
-        when no relaxation factor has lowered its objective for 3
-        consecutive iterations after the switch.
+        when 3 consecutive iterations (after the switch) have lowered its
+        objective by at most 0.3 % each.
 
     n_iter_no_change : int, default=10
         See ``tol``.

@@ -66,14 +66,18 @@ class SolverOptions:
     ``"backward"`` (:func:`_backward_sweep`).  ``penalty_start`` and
     ``penalty_growth``: continuation of gamma and beta.  ``readout_iter``:
     iterations of the final output-layer refit (:func:`_refit_readout`),
-    0 for none.  ``relaxation_*``: the candidates and the stopping rule of
-    the ``"search"`` variant; ``search_targets``: ``"loss"`` (the hidden
-    layers' targets start from the output update of the fit's loss),
-    ``"squared"`` (from the squared loss the search minimises) or
-    ``"then-squared"`` (the first until ``relaxation_patience`` iterations
-    in a row lower the objective by no more than ``switch_tol``, relative,
-    or until the stopping rule's patience runs out, then the second; see
-    :func:`_switch_targets`); ``momentum``: weight of each hidden layer's
+    0 for none.  ``relaxation_*``: the candidates (``relaxation_start``
+    times ``relaxation_factors``, the factor kept from one iteration to the
+    next and multiplied by ``relaxation_shrink`` after a rejection) and the
+    stopping rule of the ``"search"`` variant: a *phase* of the search ends
+    after ``relaxation_patience`` iterations in a row that lower the
+    objective by no more than ``slow_tol`` (relative; a rejection lowers it
+    by 0).  ``search_targets``: ``"loss"`` (the hidden layers' targets start
+    from the output update of the fit's loss; one phase), ``"squared"``
+    (from the squared loss the search minimises; one phase) or
+    ``"then-squared"`` (the first until its phase ends or the stopping
+    rule's patience runs out, then the second; see :func:`_switch_targets`;
+    for the squared loss it is ``"loss"``); ``momentum``: weight of each hidden layer's
     previous accepted update in its candidates (heavy ball,
     :func:`~skadmm._kernels.relaxed_step`; 0 for none).  The estimators'
     ``solver="paper"`` is
@@ -97,12 +101,13 @@ class SolverOptions:
     penalty_growth: float = 1.0
     readout_iter: int = 0
     relaxation_start: float = 256.0
-    relaxation_factors: tuple = (1 / 8, 1.0, 8.0)
+    relaxation_factors: tuple = (1.0, 8.0)
     relaxation_patience: int = 3
+    relaxation_shrink: float = 1 / 8
     relaxation_refit: bool = True
     search_targets: str = "then-squared"
     momentum: float = 0.8
-    switch_tol: float = 3e-3
+    slow_tol: float = 3e-3
 
     def penalty_scale(self, iteration):
         """Continuation: gamma and beta are scaled by min(1, start * growth^(k-1))."""
@@ -616,7 +621,8 @@ def admm_fit(
             if stalled:
                 converged = True
                 message = (
-                    f"no relaxation factor decreased the objective for "
+                    f"the relaxation search lowered its objective by at most "
+                    f"{options.slow_tol:g} (relative) for "
                     f"{options.relaxation_patience} consecutive iterations"
                 )
                 break
@@ -825,8 +831,9 @@ def _search_sweep(
     3. Relaxation, layer by layer from the first: the candidates
        ``W_l + omega (W_l^+ - W_l) + mu U_l`` for ``omega`` in ``{0} U
        omega_l * relaxation_factors`` (``omega_l`` the layer's previous
-       factor; ``U_l`` its previous accepted update and ``mu`` the
-       ``momentum``, dropped after a rejected search or a target switch); per
+       factor, times ``relaxation_shrink`` after a rejection; ``U_l`` its
+       previous accepted update and ``mu`` the ``momentum``, dropped after a
+       rejected search or a target switch); per
        block their features' Gram and cross sums (float64), all candidates
        in one reduction; per candidate the exact output-layer refit and its
        objective (:func:`~skadmm._kernels.readout_objective`, plus the
@@ -840,9 +847,9 @@ def _search_sweep(
     Per-sample work stays communication-free; the iteration costs one
     reduction for the steps and one per hidden layer for the search (plus
     one at the first iteration), of small matrices whatever the number of
-    rows.  Returns True when no layer's candidates have lowered the
-    objective for ``relaxation_patience`` consecutive iterations (after the
-    target switch, with ``search_targets="then-squared"``).
+    rows.  Returns True when the search's last phase is spent:
+    ``relaxation_patience`` consecutive iterations lowered the objective by
+    no more than ``slow_tol`` (relative), or none of them lowered it at all.
     """
     X, L, sizes, sw, dtype = st.X, len(W), st.sizes, st.sw, st.dtype
     hidden = range(L - 1)
@@ -1030,7 +1037,7 @@ def _search_sweep(
                 best = (obj, omega, Wo, co)
         chosen.append(best[1])
         if best[2] is None:
-            search["omega"][i] *= min(options.relaxation_factors) ** 2
+            search["omega"][i] *= options.relaxation_shrink
             if mu:
                 previous[i] = None
             continue
@@ -1073,13 +1080,13 @@ def _search_sweep(
             ) + hidden_ridge(W[:-1])
     search["omegas"].append(chosen)
     search["stalls"] = 0 if any(chosen) else search["stalls"] + 1
-    # slow: the objective fell by no more than switch_tol (relative); a stall is slow
+    # slow: the objective fell by no more than slow_tol (relative); a stall is slow.
+    # relaxation_patience slow iterations in a row end a phase of the search.
     decrease = (start - search["objective"]) / max(abs(start), np.finfo(float).tiny)
-    search["slow"] = search.get("slow", 0) + 1 if decrease <= options.switch_tol else 0
-    if search["slow"] >= options.relaxation_patience and _switch_targets(
-        search, it, loss, options
-    ):
-        return False
+    search["slow"] = search.get("slow", 0) + 1 if decrease <= options.slow_tol else 0
+    if search["slow"] >= options.relaxation_patience:
+        # the phase is spent: the first one switches the targets, the last one ends
+        return not _switch_targets(search, it, loss, options)
     return search["stalls"] >= options.relaxation_patience
 
 

@@ -435,6 +435,8 @@ def test_plot_convergence_draws_the_histories(higgs_small):
         dict(variant="search", search_targets="squared"),
         dict(variant="search", search_targets="then-squared", relaxation_patience=1),
         dict(variant="search", relaxation_factors=(1 / 16, 1 / 4, 1.0, 4.0, 16.0)),
+        dict(variant="search", relaxation_factors=(1 / 8, 1.0, 8.0), relaxation_shrink=1 / 64),
+        dict(variant="search", slow_tol=0.0),
     ],
 )
 def test_solver_variants_of_the_ablation_run_and_agree_across_backends(higgs_small, options):
@@ -544,17 +546,18 @@ def test_relaxed_solver_keeps_weights_bounded_where_inputs_are_constant(higgs_sm
 
 def test_squared_targets_take_over_when_the_search_slows(higgs_small):
     """search_targets="then-squared" (the default): once the hinge targets lower the
-    searched objective by no more than switch_tol (relative) for relaxation_patience
-    iterations in a row, the squared-loss targets take over and the search goes on
-    lowering the same objective.  switch_tol=0: exactly at the stall that would end the
-    "loss" run; switch_tol=inf: after the first relaxation_patience iterations."""
+    searched objective by no more than slow_tol (relative) for relaxation_patience
+    iterations in a row (the end of the "loss" run), the squared-loss targets take over
+    and the search goes on lowering the same objective.  slow_tol=0: exactly at the
+    stall (no candidate accepted) that ends the "loss" run; slow_tol=inf: after the
+    first relaxation_patience iterations; the default: in between."""
     from skadmm._activations import ACTIVATIONS
     from skadmm._solver import SolverOptions, admm_fit
     from skadmm.backends import get_backend
 
     X, y = higgs_small
 
-    def run(targets, switch_tol):
+    def run(targets, slow_tol):
         with get_backend("serial", None) as backend:
             return admm_fit(
                 X,
@@ -568,7 +571,7 @@ def test_squared_targets_take_over_when_the_search_slows(higgs_small):
                     variant="search",
                     init="forward",
                     search_targets=targets,
-                    switch_tol=switch_tol,
+                    slow_tol=slow_tol,
                     momentum=0.0,  # the plain search stalls here sooner
                 ),
                 backend=backend,
@@ -576,7 +579,7 @@ def test_squared_targets_take_over_when_the_search_slows(higgs_small):
             )
 
     stalled = run("loss", 0.0)
-    assert "no relaxation factor" in stalled.message and stalled.n_iter < 40
+    assert "lowered its objective by at most 0 " in stalled.message and stalled.n_iter < 40
     assert stalled.squared_targets_from is None
     going = run("then-squared", 0.0)
     k = stalled.n_iter - 3  # the iterations before the stall are the same
@@ -587,7 +590,7 @@ def test_squared_targets_take_over_when_the_search_slows(higgs_small):
     early = run("then-squared", np.inf)
     assert early.squared_targets_from == 4
     np.testing.assert_array_equal(early.relaxation_factors[:3], stalled.relaxation_factors[:3])
-    default = run("then-squared", SolverOptions().switch_tol)
+    default = run("then-squared", SolverOptions().slow_tol)
     assert 4 <= default.squared_targets_from <= stalled.n_iter + 1
     # the default of the search, hence of solver="admm"
     assert SolverOptions().search_targets == "then-squared"
@@ -641,6 +644,6 @@ def test_regressor_has_no_target_switch(housing):
                 seed=0,
             )
     plain, default = runs["loss"], runs["then-squared"]
-    assert "no relaxation factor" in plain.message and plain.n_iter < 200
+    assert "relaxation search lowered" in plain.message and plain.n_iter < 200
     assert default.n_iter == plain.n_iter and default.squared_targets_from is None
     np.testing.assert_array_equal(default.coefs[0], plain.coefs[0])
