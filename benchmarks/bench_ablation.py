@@ -12,8 +12,10 @@ shrunk 8-fold after a rejection) by the exact objective with the output
 layer refitted, plus 0.8 times the layer's previous update (heavy ball);
 the hidden targets come from the hinge output update until the search
 slows (3 iterations lowering the objective by <= 0.3 %, or the validation
-score stalling), then from the squared one until it slows again; ``early_stopping="auto"``, on for every full-size dataset here
-and off in ``--quick`` mode (4000 rows); see
+score stalling), then from the squared one until it slows again (only
+with early stopping: without it the fit is the first phase);
+``early_stopping="auto"``, on for every full-size dataset here and off in
+``--quick`` mode (4000 rows); see
 ``skadmm._solver._search_sweep``).  Every estimator row uses the estimators'
 defaults otherwise, ``early_stopping="auto"`` included.  Every sub-step stays a closed-form
 minimisation and the data-parallel structure (per-sample updates, one

@@ -285,6 +285,9 @@ class BaseADMM(BaseEstimator, ABC):
             variant={"admm": "search", "plain": "admm"}.get(self.solver, self.solver),
             init="gaussian" if self.solver == "paper" else "forward",
             readout_iter=0 if self.solver == "paper" else 50,
+            # the second phase of the search fits the training objective harder:
+            # only with a validation split to stop it (see the solver's docs)
+            search_targets="then-squared" if early else "loss",
         )
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         result = admm_fit(

@@ -35,12 +35,14 @@ default="relu"
         among a few candidates, by the exact training objective with the
         output layer refitted (variable projection); it trains the hidden
         layers, which the other two barely move.  Each candidate also
-        carries 0.8 times the layer's previous update (heavy ball).  For
-        classification the hidden layers' targets come from the hinge output
-        update until the search slows down (three iterations lowering the
-        objective by at most 0.3 %, or the stopping rule's patience running
-        out), then from the squared output update, consistent with the
-        searched least-squares objective (``squared_targets_from_``).  See
+        carries 0.8 times the layer's previous update (heavy ball).  The
+        fit ends when three iterations in a row lower the objective by at
+        most 0.3 % each.  For classification with early stopping that ends
+        only the first phase, whose hidden targets come from the hinge
+        output update; the second takes them from the squared output update,
+        consistent with the searched least-squares objective
+        (``squared_targets_from_``), and runs until early stopping or its
+        own end (without a validation split to stop it, it overfits).  See
         the user guide.
 
     alpha : float, default=1e-4
@@ -74,11 +76,11 @@ default="relu"
         the validation score) has not improved by at least ``tol`` for
         ``n_iter_no_change`` consecutive iterations after the warm start
         (``n_warmup_iter``; none for ``solver="admm"``), as in scikit-learn's
-        MLP.  With ``solver="admm"`` and classification, the first time this
-        happens during the hinge-target phase it switches the targets
-        instead (and the count restarts); the solver also stops, converged,
-        when 3 consecutive iterations (after the switch) have lowered its
-        objective by at most 0.3 % each.
+        MLP.  With ``solver="admm"``, classification and early stopping, the
+        first time this happens during the hinge-target phase it switches
+        the targets instead (and the count restarts); the solver also stops,
+        converged, when 3 consecutive iterations (of its last phase) have
+        lowered its objective by at most 0.3 % each.
 
     n_iter_no_change : int, default=10
         See ``tol``.
@@ -191,11 +193,11 @@ _COMMON_ATTRS = """
         layers.
 
     squared_targets_from_ : int or None
-        ``solver="admm"``: the first iteration whose hidden-layer targets
-        came from the squared output update (after the search had stalled
-        on the loss's own targets); None if that never happened (always for
-        ``ADMMRegressor``, whose loss is already squared, and for the other
-        solvers).
+        ``solver="admm"`` with early stopping: the first iteration whose
+        hidden-layer targets came from the squared output update (after the
+        search had slowed down on the hinge targets); None if that never
+        happened (always without early stopping, for ``ADMMRegressor``,
+        whose loss is already squared, and for the other solvers).
 
     n_features_in_ : int
 

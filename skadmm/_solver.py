@@ -84,7 +84,9 @@ class SolverOptions:
     ``variant="paper", init="gaussian", readout_iter=0``; ``solver="plain"``
     is ``variant="admm", init="forward", readout_iter=50``; their default
     ``solver="admm"`` is ``variant="search", init="forward",
-    readout_iter=50`` (the search always starts from a forward pass).
+    readout_iter=50`` (the search always starts from a forward pass), with
+    ``search_targets="then-squared"`` under early stopping and ``"loss"``
+    without (the second phase needs a validation split to stop it).
     """
 
     gamma: float = 10.0

@@ -3,6 +3,7 @@
 import time
 import warnings
 
+import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import make_pipeline
@@ -35,6 +36,7 @@ def test_paper_settings_reach_the_papers_64_percent(higgs_split, solver):
             beta=1.0,
             n_warmup_iter=10,
             max_iter=30,
+            early_stopping=False,  # the paper trains on every row
             random_state=0,
         ),
     )
@@ -50,17 +52,21 @@ def test_paper_settings_reach_the_papers_64_percent(higgs_split, solver):
 
 def test_default_solver_matches_backprop_on_higgs(higgs_split):
     """Issue 6's target on HIGGS: the default ADMMClassifier is within one point of
-    MLPClassifier(early_stopping=True) with the same hidden layer (measured: 0.6915 and
-    0.6908; 3 seeds: +0.0003 on average)."""
+    MLPClassifier(early_stopping=True) with the same hidden layer, mean over seeds 0-2
+    (benchmarks/results/accuracy.md: 0.6844 and 0.6890, gap -0.0046; one seed alone
+    moves by up to half a point)."""
     from sklearn.neural_network import MLPClassifier
 
     X_train, X_test, y_train, y_test = higgs_split
     scaler = StandardScaler().fit(X_train)
     X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        admm = ADMMClassifier(random_state=0).fit(X_train, y_train)
-        mlp = MLPClassifier(early_stopping=True, random_state=0).fit(X_train, y_train)
-    gap = admm.score(X_test, y_test) - mlp.score(X_test, y_test)
-    print(f"\nHIGGS default ADMM minus MLP(early stopping): {gap:+.4f}")
-    assert gap >= -0.01
+    gaps = []
+    for seed in range(3):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            admm = ADMMClassifier(random_state=seed).fit(X_train, y_train)
+            mlp = MLPClassifier(early_stopping=True, random_state=seed).fit(X_train, y_train)
+        assert admm.do_early_stopping_  # 16,777 rows: "auto" turns it on
+        gaps.append(admm.score(X_test, y_test) - mlp.score(X_test, y_test))
+    print(f"\nHIGGS default ADMM minus MLP(early stopping), seeds 0-2: {np.round(gaps, 4)}")
+    assert np.mean(gaps) >= -0.01
