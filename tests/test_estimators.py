@@ -545,6 +545,29 @@ def test_relaxed_solver_keeps_weights_bounded_where_inputs_are_constant(higgs_sm
     assert np.all(np.isfinite(clf.coefs_[0]))
 
 
+def _search_fit(X, Y, hidden, loss, max_iter, **options):
+    """admm_fit of the search, serial, tol=0, without the heavy ball unless asked (the
+    plain search slows down and stalls sooner on these small problems)."""
+    from skadmm._activations import ACTIVATIONS
+    from skadmm._solver import SolverOptions, admm_fit
+    from skadmm.backends import get_backend
+
+    options = {"momentum": 0.0, **options}
+    with get_backend("serial", None) as backend:
+        return admm_fit(
+            X,
+            Y,
+            hidden_layer_sizes=hidden,
+            activation=ACTIVATIONS["relu"],
+            loss=loss,
+            options=SolverOptions(
+                max_iter=max_iter, tol=0, variant="search", init="forward", **options
+            ),
+            backend=backend,
+            seed=0,
+        )
+
+
 def test_squared_targets_take_over_when_the_search_slows(higgs_small):
     """search_targets="then-squared" (the default): once the hinge targets lower the
     searched objective by no more than slow_tol (relative) for relaxation_patience
@@ -552,32 +575,20 @@ def test_squared_targets_take_over_when_the_search_slows(higgs_small):
     and the search goes on lowering the same objective.  slow_tol=0: exactly at the
     stall (no candidate accepted) that ends the "loss" run; slow_tol=inf: after the
     first relaxation_patience iterations; the default: in between."""
-    from skadmm._activations import ACTIVATIONS
-    from skadmm._solver import SolverOptions, admm_fit
-    from skadmm.backends import get_backend
+    from skadmm._solver import SolverOptions
 
     X, y = higgs_small
 
     def run(targets, slow_tol):
-        with get_backend("serial", None) as backend:
-            return admm_fit(
-                X,
-                y.astype(float)[:, None],
-                hidden_layer_sizes=[20],
-                activation=ACTIVATIONS["relu"],
-                loss="hinge",
-                options=SolverOptions(
-                    max_iter=40,
-                    tol=0,
-                    variant="search",
-                    init="forward",
-                    search_targets=targets,
-                    slow_tol=slow_tol,
-                    momentum=0.0,  # the plain search stalls here sooner
-                ),
-                backend=backend,
-                seed=0,
-            )
+        return _search_fit(
+            X,
+            y.astype(float)[:, None],
+            [20],
+            "hinge",
+            40,
+            search_targets=targets,
+            slow_tol=slow_tol,
+        )
 
     stalled = run("loss", 0.0)
     assert "lowered its objective by at most 0 " in stalled.message and stalled.n_iter < 40
@@ -636,31 +647,12 @@ def test_regressor_has_no_target_switch(housing):
     """The squared loss's targets are already the squared targets: for ADMMRegressor the
     default search_targets="then-squared" is the same run as "loss" (no restart after
     the stall) and reports no switch."""
-    from skadmm._activations import ACTIVATIONS
-    from skadmm._solver import SolverOptions, admm_fit
-    from skadmm.backends import get_backend
-
     X, y = housing
     runs = {}
     for targets in ("loss", "then-squared"):
-        with get_backend("serial", None) as backend:
-            runs[targets] = admm_fit(
-                X[:1500],
-                y[:1500, None],
-                hidden_layer_sizes=[10],
-                activation=ACTIVATIONS["relu"],
-                loss="squared",
-                options=SolverOptions(
-                    max_iter=200,
-                    tol=0,
-                    variant="search",
-                    init="forward",
-                    search_targets=targets,
-                    momentum=0.0,  # stalls sooner
-                ),
-                backend=backend,
-                seed=0,
-            )
+        runs[targets] = _search_fit(
+            X[:1500], y[:1500, None], [10], "squared", 200, search_targets=targets
+        )
     plain, default = runs["loss"], runs["then-squared"]
     assert "relaxation search lowered" in plain.message and plain.n_iter < 200
     assert default.n_iter == plain.n_iter and default.squared_targets_from is None
