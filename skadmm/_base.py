@@ -360,8 +360,9 @@ class BaseADMM(BaseEstimator, ABC):
         itemsize = np.dtype(X.dtype).itemsize
         per_row = 2 * sum(hidden) + 2 * n_outputs
         if self.solver == "admm" and hidden:
-            # the search's a_{l-1} dW_l, and per layer the heavy ball's a_{l-1} U_l
-            per_row += max(hidden) + sum(hidden)
+            # the search's a_{l-1} dW_l, per layer the heavy ball's a_{l-1} U_l,
+            # and above the first hidden layer the targets kept for the refreshed steps
+            per_row += max(hidden) + sum(hidden) + sum(hidden[1:])
         need = X.shape[0] * per_row * itemsize
         avail = _available_memory()
         if avail is not None and need > _MEMORY_FRACTION * avail:

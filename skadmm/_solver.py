@@ -79,7 +79,9 @@ class SolverOptions:
     rule's patience runs out, then the second; see :func:`_switch_targets`;
     for the squared loss it is ``"loss"``); ``momentum``: weight of each hidden layer's
     previous accepted update in its candidates (heavy ball,
-    :func:`~skadmm._kernels.relaxed_step`; 0 for none).  The estimators'
+    :func:`~skadmm._kernels.relaxed_step`; 0 for none); ``refresh_steps``:
+    solve each hidden layer's step again on its new inputs once a layer
+    below it has moved (one more reduction per such layer).  The estimators'
     ``solver="paper"`` is
     ``variant="paper", init="gaussian", readout_iter=0``; ``solver="plain"``
     is ``variant="admm", init="forward", readout_iter=50``; their default
@@ -110,6 +112,7 @@ class SolverOptions:
     search_targets: str = "then-squared"
     momentum: float = 0.8
     slow_tol: float = 3e-3
+    refresh_steps: bool = True
 
     def penalty_scale(self, iteration):
         """Continuation: gamma and beta are scaled by min(1, start * growth^(k-1))."""
@@ -935,10 +938,20 @@ def _search_sweep(
             # the step is computed from the target's displacement directly,
             # not as the difference of two nearly equal weight matrices
             shift = z_next - m
+            if restep and i > 0:
+                search["target"][i][rows] = z_next
             d[i] = _sqsum(shift, wr)
             out[i] = K.weight_statistics(inputs(i, rows), shift, w, gram=i > 0)
         return [x for stats in out for x in stats]
 
+    # Layers are searched from the first up: once a layer below has moved, the
+    # next layer's step is solved again on its new inputs, for the same targets
+    # (kept from the targets' pass), before its search.
+    restep = options.refresh_steps and L > 2
+    if restep and search.get("target") is None:
+        search["target"] = [None] + [
+            np.empty((X.shape[0], sizes[i + 1]), dtype=dtype) for i in range(1, L - 1)
+        ]
     tshapes = [(sizes[0] + 1, sizes[1])]
     for i in range(1, L - 1):
         tshapes += [(sizes[i] + 1, sizes[i] + 1), (sizes[i] + 1, sizes[i + 1])]
@@ -976,7 +989,24 @@ def _search_sweep(
         ]
     previous = search.get("previous") or [None] * (L - 1)
     chosen = []
+    moved_below = False
     for i in hidden:
+        if restep and i > 0 and moved_below:
+
+            def fresh(bi, i=i):
+                rows = blocks[bi]
+                return K.weight_statistics(
+                    st.a[i][rows],
+                    search["target"][i][rows] - st.z[i][rows],
+                    None if sw is None else sw[rows],
+                )
+
+            G, R = backend.reduce_blocks(
+                fresh, range(len(blocks)), [(sizes[i] + 1,) * 2, (sizes[i] + 1, sizes[i + 1])]
+            )
+            _check_finite(G, "activations a_{l-1} (Gram matrix)", i + 1, it)
+            _check_finite(R, "pre-activations z_l (cross products)", i + 1, it)
+            steps[i] = K.weight_update(G, R, options.alpha, b, dtype=dtype)
         omegas = [search["omega"][i] * f for f in options.relaxation_factors]
         prev = previous[i]
 
@@ -1044,6 +1074,7 @@ def _search_sweep(
                 previous[i] = None
             continue
         search["omega"][i] = best[1]
+        moved_below = True
         update = [K.relaxed_update(steps[i][k], best[1], prev and prev[k], mu) for k in range(2)]
         W[i] = W[i] + update[0]
         c[i] = c[i] + update[1]

@@ -437,6 +437,7 @@ def test_plot_convergence_draws_the_histories(higgs_small):
         dict(variant="search", relaxation_factors=(1 / 16, 1 / 4, 1.0, 4.0, 16.0)),
         dict(variant="search", relaxation_factors=(1 / 8, 1.0, 8.0), relaxation_shrink=1 / 64),
         dict(variant="search", slow_tol=0.0),
+        dict(variant="search", refresh_steps=False),
     ],
 )
 def test_solver_variants_of_the_ablation_run_and_agree_across_backends(higgs_small, options):
