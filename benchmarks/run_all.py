@@ -19,6 +19,7 @@ SCRIPTS = [
     "bench_time_to_accuracy.py",
     "bench_ablation.py",
     "bench_accuracy.py",
+    "bench_full_batch.py",
     "bench_higgs_paper.py",
 ]
 
