@@ -37,7 +37,8 @@ default="relu"
         layers, which the other two barely move.  Each candidate also
         carries 0.8 times the layer's previous update (heavy ball).  The
         fit ends when three iterations in a row lower the objective by at
-        most 0.3 % each.  For classification with early stopping that ends
+        most 2 % each for classification with one hidden layer, 0.3 %
+        otherwise.  For classification with early stopping that ends
         only the first phase, whose hidden targets come from the hinge
         output update; the second takes them from the squared output update,
         consistent with the searched least-squares objective
@@ -80,7 +81,8 @@ default="relu"
         first time this happens during the hinge-target phase it switches
         the targets instead (and the count restarts); the solver also stops,
         converged, when 3 consecutive iterations (of its last phase) have
-        lowered its objective by at most 0.3 % each.
+        lowered its objective by at most 2 % each for classification with
+        one hidden layer, 0.3 % otherwise.
 
     n_iter_no_change : int, default=10
         See ``tol``.

@@ -179,12 +179,15 @@ def test_convergence_warning_names_the_way_out(higgs_small):
 
 
 def test_stops_on_tol(higgs_small):
+    """scikit-learn's rule: n_iter_no_change + 1 iterations in a row without a training
+    loss improvement of more than tol end the fit (a tol no iteration can beat: the
+    earliest possible stop, before the search's own rule can end it)."""
     X, y = higgs_small
     clf = ADMMClassifier(
-        hidden_layer_sizes=(8,), max_iter=500, tol=1e-2, n_iter_no_change=2, random_state=0
+        hidden_layer_sizes=(8,), max_iter=500, tol=0.5, n_iter_no_change=1, random_state=0
     ).fit(X, y)
-    assert clf.converged_ and clf.n_iter_ < 500
-    assert "did not improve" in clf.stop_reason_
+    assert clf.converged_ and clf.n_iter_ == 3
+    assert "did not improve more than tol=0.5 for 1 consecutive" in clf.stop_reason_
 
 
 def test_non_finite_iterate_names_layer_and_iteration(higgs_small):
@@ -603,10 +606,37 @@ def test_squared_targets_take_over_when_the_search_slows(higgs_small):
     early = run("then-squared", np.inf)
     assert early.squared_targets_from == 4
     np.testing.assert_array_equal(early.relaxation_factors[:3], stalled.relaxation_factors[:3])
-    default = run("then-squared", SolverOptions().slow_tol)
+    default = run("then-squared", SolverOptions().phase_tol(1, "hinge"))
     assert 4 <= default.squared_targets_from <= stalled.n_iter + 1
     # the default of the search, hence of solver="admm"
     assert SolverOptions().search_targets == "then-squared"
+
+
+def test_phase_tolerance_by_loss_and_depth(higgs_small):
+    """The search's default slow_tol: 2 % for classification with one hidden layer (its
+    accuracy saturates before the least-squares surrogate), 0.3 % for regression and for
+    deeper nets; an explicit slow_tol wins.  The stop message reports the one used."""
+    from skadmm._solver import SLOW_TOL, SolverOptions
+
+    opts = SolverOptions()
+    assert opts.phase_tol(1, "hinge") == SLOW_TOL["shallow classifier"] == 0.02
+    assert opts.phase_tol(2, "hinge") == opts.phase_tol(1, "squared") == 0.003
+    assert opts.phase_tol(3, "squared") == SLOW_TOL["otherwise"]
+    assert SolverOptions(slow_tol=0.5).phase_tol(1, "hinge") == 0.5
+    X, y = higgs_small
+    fits = {
+        "0.02": ADMMClassifier(hidden_layer_sizes=(10,)),
+        "0.003": ADMMClassifier(hidden_layer_sizes=(10, 10)),
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for tol, clf in fits.items():
+            clf.set_params(early_stopping=False, max_iter=200, random_state=0).fit(X, y)
+            assert clf.n_iter_ < 200
+            assert f"lowered its objective by at most {tol} (relative)" in clf.stop_reason_
+        reg = ADMMRegressor(hidden_layer_sizes=(10,), early_stopping=False, max_iter=200)
+        reg.set_params(random_state=0).fit(X, X[:, 0] * X[:, 1])
+    assert "lowered its objective by at most 0.003 (relative)" in reg.stop_reason_
 
 
 def test_without_early_stopping_the_search_has_one_phase(higgs_small):
