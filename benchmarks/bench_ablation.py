@@ -67,6 +67,7 @@ VARIANTS = {
     ),
     "admm - hinge readout refit": ({"readout_iter": 0}, {}),
     "admm - momentum (heavy ball 0.8)": ({"momentum": 0.0}, {}),
+    "admm - step damping (proximal term 1 -> 0)": ({"step_damping": 0.0}, {}),
     "admm - squared-loss targets (hinge only)": ({"search_targets": "loss"}, {}),
     "admm, phases end at a stall only (slow_tol=0)": ({"slow_tol": 0.0}, {}),
     "admm, slow_tol=0.003 (the regressor's and deep nets' value)": ({"slow_tol": 3e-3}, {}),

@@ -43,6 +43,35 @@ class DivergenceError(ValueError):
 #: layers).
 SLOW_TOL = {"shallow classifier": 2e-2, "otherwise": 3e-3}
 
+#: The search's default ``step_damping``: the proximal term on each hidden
+#: layer's weight step, relative to the mean diagonal of its inputs' Gram matrix.
+#: 1 for classification with one hidden layer (3 seeds: Fashion-MNIST 0.869 ->
+#: 0.879, the other four classification sets within 0.5 point), 0 otherwise
+#: (California housing R^2 0.774 -> 0.756 with it; HIGGS with 3 hidden layers
+#: 0.693 -> 0.659).
+STEP_DAMPING = {"shallow classifier": 1.0, "otherwise": 0.0}
+
+
+def _profile(n_hidden, loss):
+    return "shallow classifier" if n_hidden == 1 and loss == "hinge" else "otherwise"
+
+
+def _proximal_alpha(gram, alpha, beta, damping):
+    """The ridge of a hidden layer's step with its proximal term (``step_damping``).
+
+    The step solves ``min ||[a 1] [dW; dc] - (z - m)||^2 + alpha / (2 beta)
+    ||dW||^2 + damping * g ||dW||^2`` with ``g`` the mean of the Gram
+    matrix's diagonal (the inputs' mean square, times the number of rows):
+    a proximal term on the weight change, in the inputs' own scale, which
+    leans the step from the whitened (Gauss-Newton-like) direction towards
+    the plain one.  Returns the ``alpha`` to hand to
+    :func:`~skadmm._kernels.weight_update` for that system.
+    """
+    if not damping:
+        return alpha
+    d = gram.shape[0] - 1
+    return alpha + 2.0 * beta * damping * float(np.mean(np.diag(gram)[:d]))
+
 
 @dataclass(frozen=True)
 class SolverOptions:
@@ -95,7 +124,10 @@ class SolverOptions:
     previous accepted update in its candidates (heavy ball,
     :func:`~skadmm._kernels.relaxed_step`; 0 for none); ``refresh_steps``:
     solve each hidden layer's step again on its new inputs once a layer
-    below it has moved (one more reduction per such layer).  The estimators'
+    below it has moved (one more reduction per such layer); ``step_damping``:
+    proximal term on each hidden layer's step, relative to its inputs' mean
+    square (:func:`_proximal_alpha`; ``None``: :data:`STEP_DAMPING`, by the
+    loss and the number of hidden layers).  The estimators'
     ``solver="paper"`` is
     ``variant="paper", init="gaussian", readout_iter=0``; ``solver="plain"``
     is ``variant="admm", init="forward", readout_iter=50``; their default
@@ -126,6 +158,7 @@ class SolverOptions:
     search_targets: str = "then-squared"
     momentum: float = 0.8
     slow_tol: float = None
+    step_damping: float = None
     refresh_steps: bool = True
 
     def penalty_scale(self, iteration):
@@ -145,8 +178,13 @@ class SolverOptions:
         """The search's ``slow_tol`` for ``n_hidden`` hidden layers and this loss."""
         if self.slow_tol is not None:
             return self.slow_tol
-        shallow_classifier = n_hidden == 1 and loss == "hinge"
-        return SLOW_TOL["shallow classifier" if shallow_classifier else "otherwise"]
+        return SLOW_TOL[_profile(n_hidden, loss)]
+
+    def damping(self, n_hidden, loss):
+        """The search's ``step_damping`` for ``n_hidden`` hidden layers and this loss."""
+        if self.step_damping is not None:
+            return self.step_damping
+        return STEP_DAMPING[_profile(n_hidden, loss)]
 
     @property
     def multiplier_in_weights(self):
@@ -977,6 +1015,7 @@ def _search_sweep(
     for i in range(1, L - 1):
         tshapes += [(sizes[i] + 1, sizes[i] + 1), (sizes[i] + 1, sizes[i + 1])]
     sums = [gram0] + backend.reduce_blocks(targets, range(len(blocks)), tshapes)
+    damping = options.damping(L - 1, loss)
     steps = []
     for i in hidden:
         gram, cross = sums[2 * i], sums[2 * i + 1]
@@ -988,7 +1027,8 @@ def _search_sweep(
         # also hold -alpha / (2 beta) (G + ...)^{-1} W, which the relaxation
         # factor would amplify: where the inputs have no variance that part
         # is -W itself, and W would grow by |1 - omega| per iteration).
-        dW, dc = K.weight_update(gram, cross, options.alpha, b, dtype=dtype)
+        step_alpha = _proximal_alpha(gram, options.alpha, b, damping)
+        dW, dc = K.weight_update(gram, cross, step_alpha, b, dtype=dtype)
         _check_finite(dW, "weights", i + 1, it)
         steps.append((dW, dc))
 
@@ -1027,7 +1067,8 @@ def _search_sweep(
             )
             _check_finite(G, "activations a_{l-1} (Gram matrix)", i + 1, it)
             _check_finite(R, "pre-activations z_l (cross products)", i + 1, it)
-            steps[i] = K.weight_update(G, R, options.alpha, b, dtype=dtype)
+            step_alpha = _proximal_alpha(G, options.alpha, b, damping)
+            steps[i] = K.weight_update(G, R, step_alpha, b, dtype=dtype)
         omegas = [search["omega"][i] * f for f in options.relaxation_factors]
         prev = previous[i]
 

@@ -639,6 +639,35 @@ def test_phase_tolerance_by_loss_and_depth(higgs_small):
     assert "lowered its objective by at most 0.003 (relative)" in reg.stop_reason_
 
 
+def test_step_damping_by_loss_and_depth(higgs_small):
+    """The proximal term on the hidden layers' steps: 1 (times the inputs' mean square)
+    for classification with one hidden layer, 0 otherwise; an explicit value wins.  It
+    only adds to the ridge of the step's normal equations, and it changes the fit."""
+    from skadmm._kernels import weight_statistics
+    from skadmm._solver import STEP_DAMPING, SolverOptions, _proximal_alpha
+
+    opts = SolverOptions()
+    assert opts.damping(1, "hinge") == STEP_DAMPING["shallow classifier"] == 1.0
+    assert opts.damping(2, "hinge") == opts.damping(1, "squared") == 0.0
+    assert SolverOptions(step_damping=0.25).damping(3, "squared") == 0.25
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((50, 4)) * [1.0, 2.0, 3.0, 4.0]
+    G, _ = weight_statistics(a, np.zeros((50, 1)))
+    assert _proximal_alpha(G, 1e-4, 1.0, 0.0) == 1e-4
+    # the mean square of the inputs, times the rows, times 2 beta
+    expected = 1e-4 + 2 * 0.5 * 0.3 * np.mean(np.sum(a**2, axis=0))
+    assert np.isclose(_proximal_alpha(G, 1e-4, 0.5, 0.3), expected)
+    X, y = higgs_small
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fits = [
+            _search_fit(X, y.astype(float)[:, None], [10], "hinge", 3, step_damping=damping)
+            for damping in (None, 1.0, 0.0)
+        ]
+    np.testing.assert_array_equal(fits[0].coefs[0], fits[1].coefs[0])
+    assert not np.allclose(fits[0].coefs[0], fits[2].coefs[0])
+
+
 def test_without_early_stopping_the_search_has_one_phase(higgs_small):
     """No validation split to stop the squared-target phase: the classifier's fit is the
     hinge phase alone, ended by the search slowing down, with no target switch."""
@@ -656,9 +685,14 @@ def test_without_early_stopping_the_search_has_one_phase(higgs_small):
     assert early.squared_targets_from_ is not None
 
 
-def test_validation_stall_ends_the_first_phase_not_the_fit(higgs_small):
+def test_validation_stall_ends_the_first_phase_not_the_fit(higgs_small, monkeypatch):
     """With early stopping, a validation score that stops improving during the hinge
-    phase switches the targets (and restarts the patience) instead of ending the fit."""
+    phase switches the targets (and restarts the patience) instead of ending the fit.
+    (The search's own phase rule is turned off here, so that the validation stall, not
+    a 2 % slowdown, is what ends the phase.)"""
+    import skadmm._solver
+
+    monkeypatch.setitem(skadmm._solver.SLOW_TOL, "shallow classifier", 0.0)
     X, y = higgs_small
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -671,6 +705,8 @@ def test_validation_stall_ends_the_first_phase_not_the_fit(higgs_small):
         ).fit(X, y)
     k = clf.squared_targets_from_
     assert k is not None and clf.n_iter_ >= k + 2
+    # the switch came where scikit-learn's rule would have stopped the fit
+    assert _mlp_stop(clf.validation_scores_[: k - 1], 1e-4, 2) == k - 1
     assert "validation score did not improve" in clf.stop_reason_
 
 
