@@ -35,10 +35,11 @@ default="relu"
         among a few candidates, by the exact training objective with the
         output layer refitted (variable projection); it trains the hidden
         layers, which the other two barely move.  Each candidate also
-        carries 0.8 times the layer's previous update (heavy ball).  The
-        fit ends when three iterations in a row lower the objective by at
-        most 2 % each for classification with one hidden layer, 0.3 %
-        otherwise.  For classification with early stopping that ends
+        carries 0.8 times the layer's previous update (heavy ball); with
+        one hidden layer the classifier damps each step by a proximal term
+        in its inputs' scale.  The fit ends when three iterations in a row
+        lower the objective by at most 2 % each for classification with one
+        hidden layer, 0.3 % otherwise.  For classification with early stopping that ends
         only the first phase, whose hidden targets come from the hinge
         output update; the second takes them from the squared output update,
         consistent with the searched least-squares objective
