@@ -1,4 +1,4 @@
-"""Run every benchmark; ``--quick`` runs them all in about 7 minutes on 2 cores (420 s measured).
+"""Run every benchmark; ``--quick`` runs them all in about 8 minutes on 2 cores (484 s measured).
 
 Each script prints a markdown table with the machine's description and saves
 ``results/NAME.md``, ``results/NAME.rst`` (for the docs) and ``results/NAME.png``.
