@@ -41,6 +41,12 @@ def _available_memory():
         return None
 
 
+def _can_split(n_rows, n_classes, fraction):
+    """Whether ``n_rows`` rows of ``n_classes`` classes give a stratified validation split."""
+    n_val = int(np.ceil(fraction * n_rows))
+    return n_val >= n_classes and n_rows - n_val >= n_classes
+
+
 class BaseADMM(BaseEstimator, ABC):
     """Base class of the ADMM-trained networks.  Use the derived classes."""
 
@@ -256,8 +262,14 @@ class BaseADMM(BaseEstimator, ABC):
         validation = None
         n_total = sum(s["n"] for s in summaries)
         early = self.early_stopping
-        if early == "auto":  # as HistGradientBoosting: on above 10,000 rows (all ranks)
-            early = n_total > 10_000
+        if early == "auto":
+            early = n_total > 10_000  # as HistGradientBoosting: above 10,000 rows (all ranks)
+            if self._loss == "hinge":  # probabilities are calibrated on held-out rows
+                early = early or all(
+                    _can_split(s["n"], len(s["classes"]), self.validation_fraction)
+                    for s in summaries
+                    if s["n"]
+                )
         self.do_early_stopping_ = bool(early)
         if early:
             X, X_val, Y, Y_val, sample_weight, sw_val = self._split_validation(X, Y, sample_weight)
@@ -285,6 +297,8 @@ class BaseADMM(BaseEstimator, ABC):
             variant={"admm": "search", "plain": "admm"}.get(self.solver, self.solver),
             init="gaussian" if self.solver == "paper" else "forward",
             readout_iter=0 if self.solver == "paper" else 50,
+            # classifiers: the output layer is the log-loss fit on the hidden features
+            readout="log-loss" if self._loss == "hinge" else "admm",
             # the second phase of the search fits the training objective harder:
             # only with a validation split to stop it (see the solver's docs)
             search_targets="then-squared" if early else "loss",
@@ -312,7 +326,9 @@ class BaseADMM(BaseEstimator, ABC):
         self.n_iter_ = result.n_iter
         self.n_layers_ = len(hidden) + 2
         self.n_outputs_ = Y.shape[1]
-        self.out_activation_ = "identity"
+        self.out_activation_ = (
+            "identity" if self._loss == "squared" else "logistic" if Y.shape[1] == 1 else "softmax"
+        )
         self.loss_curve_ = list(result.loss_curve)
         self.best_loss_ = None if early else float(result.best_loss)
         self.objective_curve_ = list(result.objective_curve)
@@ -325,6 +341,8 @@ class BaseADMM(BaseEstimator, ABC):
         self.fit_time_ = result.total_time
         self.iteration_time_ = result.times[-1] / result.n_iter if result.n_iter else 0.0
         self.readout_n_iter_ = result.readout_n_iter
+        if self._loss == "hinge":
+            self.temperature_ = float(result.temperature)
         self.relaxation_factors_ = result.relaxation_factors
         self.squared_targets_from_ = result.squared_targets_from
         if not result.converged and not result.interrupted:
@@ -408,7 +426,13 @@ class BaseADMM(BaseEstimator, ABC):
             raw = forward(X_val, coefs, intercepts, activation)
             return self._score_sums(raw, Y_val, sw_val)
 
-        return stats, self._score_from_sums
+        if self._loss == "squared":
+            return stats, self._score_from_sums
+
+        def logits(coefs, intercepts):  # for the classifiers' temperature
+            return forward(X_val, coefs, intercepts, activation), Y_val, sw_val
+
+        return stats, self._score_from_sums, logits
 
     # ---- predict ------------------------------------------------------------
     def _forward(self, X, allow_empty=False):

@@ -22,6 +22,7 @@ and the squared loss the problem is exactly :class:`sklearn.linear_model.Ridge`.
 
 import numpy as np
 import scipy.linalg
+import scipy.special
 from scipy import sparse
 
 from ._activations import LOSSES
@@ -31,7 +32,11 @@ __all__ = [
     "activation_update",
     "forward",
     "linear",
+    "log_loss_curvature",
+    "log_loss_terms",
     "multiplier_update",
+    "output_log_probabilities",
+    "output_probabilities",
     "output_update",
     "preactivation_update",
     "readout_objective",
@@ -455,3 +460,99 @@ def forward(X, coefs, intercepts, activation):
         if layer < len(coefs) - 1:
             a = activation(a)
     return a
+
+
+def output_probabilities(z):
+    """The output activation of a log-loss classifier, from the logits ``z``.
+
+    One column: the logistic function ``1 / (1 + exp(-z))`` (binary, the
+    probability of the second class); ``K > 1`` columns: the softmax
+    ``exp(z_k) / sum_j exp(z_j)``, shifted by the row maximum so that no
+    exponential overflows (exact for logits of any magnitude).
+
+    Parameters
+    ----------
+    z : ndarray of shape (n, 1) or (n, K)
+
+    Returns
+    -------
+    p : ndarray of the shape and dtype of ``z``
+    """
+    if z.shape[1] == 1:
+        return scipy.special.expit(z)
+    p = z - z.max(axis=1, keepdims=True)
+    np.exp(p, out=p)
+    p /= p.sum(axis=1, keepdims=True)
+    return p
+
+
+def output_log_probabilities(z):
+    """Logarithm of :func:`output_probabilities`, computed without forming it.
+
+    One column: ``log(expit(z))`` (the log-probability of the second class;
+    the first is ``log(expit(-z))``); ``K`` columns: ``z - logsumexp(z)``.
+    Finite for finite logits of any magnitude.
+    """
+    if z.shape[1] == 1:
+        return scipy.special.log_expit(z)
+    shifted = z - z.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def log_loss_terms(z, y):
+    """Per-sample log-loss and its derivative in the logits (the output layer's data term).
+
+    ``loss(z, y) = log(1 + exp(z)) - y z`` for one output (logistic,
+    ``y`` in {0, 1}) and ``logsumexp(z) - <y, z>`` for ``K`` outputs
+    (softmax, ``y`` one-hot); the derivative is ``p - y`` with ``p`` the
+    :func:`output_probabilities`.  Both are computed stably for logits of
+    any magnitude.
+
+    Parameters
+    ----------
+    z : ndarray of shape (n, K)
+        Logits ``F W_L + c_L``.
+    y : ndarray of shape (n, K)
+        0/1 indicator targets.
+
+    Returns
+    -------
+    loss : ndarray of shape (n,), dtype of ``z``
+    p : ndarray of shape (n, K)
+        The probabilities (returned, so that the Hessian products can reuse them).
+    residual : ndarray of shape (n, K)
+        ``p - y``.
+    """
+    if z.shape[1] == 1:
+        # log(1 + e^z) - y z = log(1 + e^-z) + (1 - y) z: the form without
+        # cancellation, by the side of the label
+        zc, yc = z[:, 0], y[:, 0]
+        loss = np.where(
+            yc > 0.5, np.logaddexp(0.0, -zc) + (1.0 - yc) * zc, np.logaddexp(0.0, zc) - yc * zc
+        )
+    else:
+        # logsumexp(z) - z_y = m + log1p(sum of the other exp(z_j - z_y - m)),
+        # m the largest z_j - z_y: no cancellation when the label dominates
+        shifted = z - np.einsum("ij,ij->i", y, z)[:, None]
+        top = shifted.argmax(axis=1)
+        m = shifted[np.arange(z.shape[0]), top]
+        e = np.exp(shifted - m[:, None])
+        e[np.arange(z.shape[0]), top] = 0.0
+        loss = m + np.log1p(e.sum(axis=1))
+    p = output_probabilities(z)
+    return loss.astype(z.dtype, copy=False), p, (p - y).astype(z.dtype, copy=False)
+
+
+def log_loss_curvature(p, u):
+    """The log-loss Hessian in the logits applied to ``u``, row by row.
+
+    ``p (1 - p) u`` for one output; ``(diag(p) - p p^T) u`` for the softmax,
+    i.e. ``p * u - p * <p, u>``.  Sums of ``[F 1]^T S`` times this over the
+    rows are the Hessian-vector products of the output layer's problem
+    (:func:`skadmm._readout.fit_log_loss_readout`).
+    """
+    if p.shape[1] == 1:
+        return p * (1.0 - p) * u
+    pu = p * u
+    pu -= p * pu.sum(axis=1, keepdims=True)
+    return pu

@@ -18,6 +18,13 @@ import numpy as np
 
 from . import _kernels as K
 from ._activations import LOSSES
+from ._readout import (
+    fit_log_loss_readout,
+    fit_readout_path,
+    fit_temperature,
+    initial_readout,
+    temperature_terms,
+)
 from .backends import BLOCK_ROWS, block_rows_for, blocks_for
 
 __all__ = ["ADMMResult", "DivergenceError", "SolverOptions", "admm_fit"]
@@ -127,7 +134,15 @@ class SolverOptions:
     below it has moved (one more reduction per such layer); ``step_damping``:
     proximal term on each hidden layer's step, relative to its inputs' mean
     square (:func:`_proximal_alpha`; ``None``: :data:`STEP_DAMPING`, by the
-    loss and the number of hidden layers).  The estimators'
+    loss and the number of hidden layers).  ``readout``: how the returned
+    output layer is fitted: ``"admm"`` (``readout_iter`` iterations of the
+    same ADMM on the output layer alone, :func:`_refit_readout`, for the
+    fit's loss) or ``"log-loss"`` (the classifiers: logistic or softmax
+    regression on the network's own hidden features, solved by Newton-CG,
+    :func:`~skadmm._readout.fit_log_loss_readout`, once, on the hidden
+    layers the fit returns; with a validation split its temperature is
+    then fitted there, and the returned model's validation score replaces
+    the best iterate's).  The estimators'
     ``solver="paper"`` is
     ``variant="paper", init="gaussian", readout_iter=0``; ``solver="plain"``
     is ``variant="admm", init="forward", readout_iter=50``; their default
@@ -160,6 +175,7 @@ class SolverOptions:
     slow_tol: float = None
     step_damping: float = None
     refresh_steps: bool = True
+    readout: str = "admm"
 
     def penalty_scale(self, iteration):
         """Continuation: gamma and beta are scaled by min(1, start * growth^(k-1))."""
@@ -173,6 +189,8 @@ class SolverOptions:
     def __post_init__(self):
         if self.variant not in ("paper", "admm", "search"):
             raise ValueError(f"unknown variant {self.variant!r}")
+        if self.readout not in ("admm", "log-loss"):
+            raise ValueError(f"unknown readout {self.readout!r}")
 
     def phase_tol(self, n_hidden, loss):
         """The search's ``slow_tol`` for ``n_hidden`` hidden layers and this loss."""
@@ -229,7 +247,21 @@ class ADMMResult:
     total_time : float
         Wall seconds of the iterations and the readout refit.
     readout_n_iter : int
-        Iterations of the final readout refit (0: none).
+        Iterations of the final readout refit (0: none); with
+        ``readout="log-loss"`` the Newton steps of the fit that gave the
+        returned output layer.
+    readout_alpha : float or None
+        ``readout="log-loss"``: the ridge of the returned output layer
+        (chosen on the validation rows when there are any, else ``alpha``).
+    temperature : float
+        ``readout="log-loss"`` with a validation function that gives the
+        validation logits: the temperature ``T`` fitted on the validation
+        rows (:func:`~skadmm._readout.fit_temperature`); the returned output
+        layer is the log-loss fit divided by ``T``.  1.0 otherwise.
+    readout_reductions : int
+        ``readout="log-loss"``: reductions of small matrices spent on the
+        output layer over the whole fit (one per Newton objective and per
+        Hessian-vector product; every iteration's refit included).
     relaxation_factors : ndarray of shape (n_iter, n_layers - 1)
         ``variant="search"``: the relaxation factor applied to each hidden
         layer at each iteration (``0``: no candidate lowered the objective).
@@ -257,6 +289,9 @@ class ADMMResult:
     times: list = field(default_factory=list)
     interrupted: bool = False
     readout_n_iter: int = 0
+    readout_reductions: int = 0
+    temperature: float = 1.0
+    readout_alpha: float = None
     total_time: float = 0.0
     relaxation_factors: np.ndarray = None
     squared_targets_from: int = None
@@ -368,11 +403,14 @@ def admm_fit(
     init_coefs : tuple (coefs, intercepts), default=None
         Warm start: the state is initialised by a forward pass of these
         weights (``z_l = W_l a_{l-1}``, ``a_l = h(z_l)``, ``lambda = 0``).
-    validation : tuple (stats_fn, score_fn), default=None
+    validation : tuple (stats_fn, score_fn[, logits_fn]), default=None
         ``stats_fn(coefs, intercepts)`` returns an array of local sums over
         this process's validation rows; ``score_fn(global_sums)`` turns
         their all-reduced value into a score (higher is better).  Enables
-        early stopping with restoration of the best weights.
+        early stopping with restoration of the best weights.  With
+        ``readout="log-loss"``, ``logits_fn(coefs, intercepts)`` returns the
+        local validation rows' ``(logits, indicators, sample_weight)``, on
+        which the returned model's temperature is fitted.
     callback : callable, default=None
         ``callback(iteration, info)`` after every iteration; ``info`` is a
         dict of the current diagnostics.  Returning True stops the fit.
@@ -437,6 +475,10 @@ def admm_fit(
     st.lam = np.zeros((n_local, sizes[-1]), dtype=dtype)
 
     result = ADMMResult(coefs=W, intercepts=c)
+    # the classifiers' output layer (readout="log-loss"), fitted once at the end
+    log_output = None
+    if options.readout == "log-loss":
+        log_output = _LogLossOutput(st, blocks, backend, activation, alpha, init_coefs)
     last_good = None  # weights after the last complete iteration
     residuals, act_residuals = [], []
     best = None  # (score, coefs, intercepts)
@@ -593,6 +635,12 @@ def admm_fit(
 
                         backend.map_blocks(output, range(len(blocks)))
 
+            # what validation and callbacks see: the iterate, its own output
+            # layer read as logits (0/1 targets: the threshold 1/2 moves to 0)
+            model = (W, c)
+            if log_output is not None and Y.shape[1] == 1:
+                model = (W, c[:-1] + [c[-1] - np.asarray(0.5, dtype=dtype)])
+
             # ---- diagnostics: one reduction of a few scalars --------------
             def train_loss(bi):
                 rows = blocks[bi]
@@ -608,7 +656,7 @@ def admm_fit(
             fwd_sum = float(np.sum([x[0][0] for x in fwd])) if fwd else 0.0
             extra = np.zeros(0)
             if validation is not None:
-                extra = np.asarray(validation[0](W, c), dtype=np.float64)
+                extra = np.asarray(validation[0](*model), dtype=np.float64)
             packed = backend.allreduce(np.concatenate([local, [fwd_sum], extra]))
             d = packed[: 2 * L + 1]
             wsq = weights_sq()
@@ -645,12 +693,12 @@ def admm_fit(
                     worse = best is not None and score < best[0] + options.tol
                     no_improve = no_improve + 1 if worse else 0
                 if best is None or score > best[0]:
-                    best = (score, [w.copy() for w in W], [v.copy() for v in c])
+                    best = (score, [w.copy() for w in model[0]], [v.copy() for v in model[1]])
             elif not warm:
                 no_improve = no_improve + 1 if train > best_loss - options.tol else 0
             best_loss = min(best_loss, train)
             result.bytes_reduced.append(backend.bytes_reduced - bytes_before)
-            last_good = ([w.copy() for w in W], [v.copy() for v in c])
+            last_good = ([w.copy() for w in model[0]], [v.copy() for v in model[1]])
 
             if verbose and backend.is_root:
                 left = elapsed / it * (options.max_iter - it)
@@ -673,8 +721,8 @@ def admm_fit(
                     "activation_residuals": act_residuals[-1].copy(),
                     "validation_score": score,
                     "elapsed": elapsed,
-                    "coefs": W,
-                    "intercepts": c,
+                    "coefs": model[0],
+                    "intercepts": model[1],
                 }
                 if callback(it, info):
                     converged, message = True, f"callback stopped the fit at iteration {it}"
@@ -720,7 +768,26 @@ def admm_fit(
     if best is not None:
         result.best_validation_score = best[0]
         W, c = best[1], best[2]
-    if options.readout_iter and L >= 2 and n_iter > 0:
+    if log_output is not None:
+        # the iterates' state is not needed any more: a_{L-1}'s storage takes
+        # the features of the returned hidden layers
+        held_out = validation[2] if validation is not None and len(validation) > 2 else None
+        W, c = log_output.fit(W, c, into=st.a[L - 1] if L >= 2 else None, held_out=held_out)
+        result.readout_n_iter = log_output.n_iter
+        result.readout_reductions = log_output.reductions
+        result.readout_alpha = log_output.ridge
+        if held_out is not None:
+            # the held-out rows calibrate the confidence (no prediction changes),
+            # and the score reported is the returned model's
+            z_val, y_val, sw_val = held_out(W, c)
+            s = fit_temperature(lambda s: temperature_terms(z_val, y_val, s, sw_val), backend)
+            W, c = list(W), list(c)
+            W[-1] = (W[-1] * s).astype(dtype, copy=False)
+            c[-1] = (c[-1] * s).astype(dtype, copy=False)
+            result.temperature = 1.0 / s
+            final = backend.allreduce(np.asarray(validation[0](W, c), dtype=np.float64))
+            result.best_validation_score = float(validation[1](final))
+    elif options.readout_iter and L >= 2 and n_iter > 0:
         W, c, result.readout_n_iter = _refit_readout(
             st, W, c, blocks, backend, activation, loss, options, seed
         )
@@ -741,6 +808,102 @@ def admm_fit(
         else np.array(search["omegas"], dtype=float).reshape(len(search["omegas"]), L - 1)
     )
     return result
+
+
+class _LogLossOutput:
+    """The classifiers' output layer (``readout="log-loss"``) across the iterations.
+
+    Each :meth:`fit` solves the output layer's log-loss problem on the
+    features of the hidden layers ``W[:-1]`` exactly
+    (:func:`~skadmm._readout.fit_log_loss_readout`), warm-started from the
+    previous solution (or from a warm-started model's output layer, or the
+    class prior), and returns the model: the hidden layers with that output
+    layer.  The search's own least-squares output layer ``W[-1]`` is left
+    alone: it is part of the search's objective, not the model.
+    """
+
+    def __init__(self, st, blocks, backend, activation, alpha, init_coefs):
+        self.st, self.blocks, self.backend = st, blocks, backend
+        self.activation, self.alpha = activation, alpha
+        self.theta = None
+        if init_coefs is not None:
+            self.theta = np.vstack(
+                [np.asarray(init_coefs[0][-1], np.float64), np.asarray(init_coefs[1][-1], np.float64)]
+            )
+        self.buffer = None
+        self.n_iter = self.reductions = 0
+        self.ridge = alpha
+
+    def features(self, W, c, into=None):
+        """The last hidden layer's activations of the local rows (``X`` without one)."""
+        st = self.st
+        if len(W) == 1:
+            return st.X
+        if into is None:
+            if self.buffer is None:
+                self.buffer = np.empty((st.X.shape[0], st.sizes[-2]), dtype=st.dtype)
+            into = self.buffer
+
+        def fill(bi):
+            rows = self.blocks[bi]
+            a = st.X[rows]
+            for i in range(len(W) - 1):
+                a = self.activation(K.linear(a, W[i], c[i]))
+            into[rows] = a
+
+        self.backend.map_blocks(fill, range(len(self.blocks)))
+        return into
+
+    def fit(self, W, c, into=None, held_out=None, budget=(100, 50)):
+        """Fit the output layer on the features of ``W[:-1]``; returns the model.
+
+        With ``held_out`` (the validation rows' ``logits_fn``) the ridge is
+        chosen on them (:func:`~skadmm._readout.fit_readout_path`), else it
+        is ``alpha``.  ``budget``: (Newton steps, CG iterations per step) at
+        most, per ridge.
+        """
+        st = self.st
+        features = self.features(W, c, into)
+        d = features.shape[1]
+        if self.theta is None:
+            self.theta = initial_readout(st.Y, st.sw, self.backend, d)
+        (gram,) = self.backend.reduce_blocks(
+            lambda bi: K.weight_statistics(
+                features[self.blocks[bi]],
+                st.Y[self.blocks[bi]][:, :0],
+                None if st.sw is None else st.sw[self.blocks[bi]],
+            ),
+            range(len(self.blocks)),
+            [(d + 1, d + 1)],
+        )
+        self.reductions += 1
+
+        def solve(ridge, theta):
+            res = fit_log_loss_readout(
+                features, st.Y, st.sw, self.blocks, self.backend, ridge, theta, gram=gram,
+                max_iter=budget[0], max_cg=budget[1],
+            )
+            self.n_iter += res.n_iter
+            self.reductions += res.n_reductions
+            return res
+
+        def model(res):
+            return list(W[:-1]) + [res.coef], list(c[:-1]) + [res.intercept]
+
+        if held_out is None:
+            res, self.ridge = solve(self.alpha, self.theta), self.alpha
+        else:
+
+            def validation_loss(res):
+                z, y, w = held_out(*model(res))
+                self.reductions += 1
+                return self.backend.allreduce(temperature_terms(z, y, 1.0, w))[0]
+
+            total = float(gram[d, d])
+            res, self.ridge, _ = fit_readout_path(
+                solve, validation_loss, self.alpha, total, self.theta
+            )
+        return model(res)
 
 
 def _refit_readout(st, W, c, blocks, backend, activation, loss, options, seed):
@@ -967,6 +1130,7 @@ def _search_sweep(
         search["objective"] = K.readout_objective(
             G, R, search["yy"], W[-1], c[-1], options.alpha
         ) + hidden_ridge(W[:-1])
+        search["gram"] = G  # of the current features, for the log-loss output layer
     # otherwise the state is current: the previous search refreshed it
     start = search["objective"]
     for i in range(L):
@@ -1107,7 +1271,7 @@ def _search_sweep(
         # it) by more than rounding can: sums in another order, on another
         # number of processes or with rows repeated instead of weighted, must
         # make the same choice.
-        best = (search["objective"], 0.0, None, None)
+        best = (search["objective"], 0.0, None, None, None)
         ridge_out = 0.5 * options.alpha * float(np.sum(np.square(W[-1], dtype=np.float64)))
         for k, omega in enumerate(omegas):
             ridge = hidden_ridge(
@@ -1125,10 +1289,10 @@ def _search_sweep(
                 Wo, co = K.weight_update(G, R, options.alpha, 0.5, dtype=dtype)
                 obj = K.readout_objective(G, R, search["yy"], Wo, co, options.alpha) + ridge
             else:
-                Wo, co = W[-1], c[-1]
+                G, Wo, co = None, W[-1], c[-1]
                 obj = 0.5 * float(csums[k][0]) + ridge_out + ridge
             if obj < best[0] - 1e-9 * abs(best[0]):
-                best = (obj, omega, Wo, co)
+                best = (obj, omega, Wo, co, G)
         chosen.append(best[1])
         if best[2] is None:
             search["omega"][i] *= options.relaxation_shrink
@@ -1162,6 +1326,7 @@ def _search_sweep(
         if options.relaxation_refit:
             search["objective"] = best[0]
             W[-1], c[-1] = best[2], best[3]
+            search["gram"] = best[4]
             backend.map_blocks(accept, range(len(blocks)))
         else:
             G, R = backend.reduce_blocks(
@@ -1173,6 +1338,7 @@ def _search_sweep(
             search["objective"] = K.readout_objective(
                 G, R, search["yy"], W[-1], c[-1], options.alpha
             ) + hidden_ridge(W[:-1])
+            search["gram"] = G
     search["omegas"].append(chosen)
     search["stalls"] = 0 if any(chosen) else search["stalls"] + 1
     # slow: the objective fell by no more than slow_tol (relative); a stall is slow.

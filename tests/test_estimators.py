@@ -164,7 +164,7 @@ def test_float32_end_to_end(higgs_small, monkeypatch):
         clf.fit(X.astype(np.float32), y)
     assert seen and all(d == (np.float32, np.float32) for d in seen)
     assert all(w.dtype == np.float32 for w in clf.coefs_ + clf.intercepts_)
-    assert clf.predict_proba(X.astype(np.float32)).dtype == np.float64
+    assert clf.predict_proba(X.astype(np.float32)).dtype == np.float32
 
 
 # ---- stopping, warnings, errors -------------------------------------------------
@@ -184,7 +184,12 @@ def test_stops_on_tol(higgs_small):
     earliest possible stop, before the search's own rule can end it)."""
     X, y = higgs_small
     clf = ADMMClassifier(
-        hidden_layer_sizes=(8,), max_iter=500, tol=0.5, n_iter_no_change=1, random_state=0
+        hidden_layer_sizes=(8,),
+        max_iter=500,
+        tol=0.5,
+        n_iter_no_change=1,
+        early_stopping=False,
+        random_state=0,
     ).fit(X, y)
     assert clf.converged_ and clf.n_iter_ == 3
     assert "did not improve more than tol=0.5 for 1 consecutive" in clf.stop_reason_
@@ -244,7 +249,22 @@ def test_early_stopping_keeps_best_validation_weights(higgs_small):
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(X, y)
     assert len(clf.validation_scores_) == clf.n_iter_
-    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    # the hidden layers are the best iterate's (the iteration the MLP rule would
+    # keep); the output layer is then fitted to the log-loss, and the score
+    # reported is the returned model's (tests/test_readout.py checks its value)
+    best = int(np.argmax(clf.validation_scores_)) + 1
+    again = ADMMClassifier(
+        hidden_layer_sizes=(16,),
+        max_iter=best,
+        early_stopping=True,
+        n_iter_no_change=3,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        again.fit(X, y)
+    np.testing.assert_allclose(again.coefs_[0], clf.coefs_[0], rtol=1e-12, atol=1e-14)
+    assert 0.5 < clf.best_validation_score_ <= 1
     assert clf.best_loss_ is None
     assert clf.do_early_stopping_
 
@@ -289,17 +309,25 @@ def test_early_stopping_follows_the_mlp_rule(housing, solver, exempt):
 
 
 def test_early_stopping_auto_follows_the_training_set_size(higgs_small):
-    """early_stopping="auto" (the default): on above 10,000 rows, off below."""
+    """early_stopping="auto" (the default): on above 10,000 rows, off below; a classifier
+    also whenever a stratified split is possible (its probabilities are calibrated there)."""
     X, y = higgs_small
     big_X, big_y = np.vstack([X] * 4), np.concatenate([y] * 4)  # 12,000 rows
+    t = X[:, 0] + 0.1 * y
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        small = ADMMClassifier(hidden_layer_sizes=(4,), max_iter=3, random_state=0).fit(X, y)
-        big = ADMMClassifier(hidden_layer_sizes=(4,), max_iter=3, random_state=0)
-        big.fit(big_X, big_y)
+        small = ADMMRegressor(hidden_layer_sizes=(4,), max_iter=3, random_state=0).fit(X, t)
+        big = ADMMRegressor(hidden_layer_sizes=(4,), max_iter=3, random_state=0)
+        big.fit(big_X, np.concatenate([t] * 4))
+        clf = ADMMClassifier(hidden_layer_sizes=(4,), max_iter=3, random_state=0).fit(X, y)
+        # 3 classes in 20 rows: 2 validation rows cannot hold every class
+        tiny = ADMMClassifier(hidden_layer_sizes=(4,), max_iter=3, random_state=0)
+        tiny.fit(X[:20], np.arange(20) % 3)
     assert ADMMClassifier().early_stopping == "auto"
     assert not small.do_early_stopping_ and small.validation_scores_ is None
     assert big.do_early_stopping_ and len(big.validation_scores_) == big.n_iter_
+    assert clf.do_early_stopping_ and len(clf.validation_scores_) == clf.n_iter_
+    assert not tiny.do_early_stopping_ and tiny.temperature_ == 1.0
     with pytest.raises(ValueError, match="early_stopping"):
         ADMMClassifier(early_stopping="sometimes").fit(X, y)
 

@@ -181,6 +181,18 @@ def _california(home):
     return _split(X, y, stratify=False)
 
 
+def _pmlb(name, task):
+    """A PMLB dataset (``pmlb/NAME.tsv.gz``), fixed 80/20 split like the other unsplit sets."""
+
+    def load(home):
+        X, y = _tsv(home / "pmlb" / f"{name}.tsv.gz")
+        if task == "regression":
+            return _split(X, y, stratify=False)
+        return _split(X, y.astype(np.int64), stratify=True)
+
+    return load, task
+
+
 #: name -> (loader, task)
 DATASETS = {
     "higgs": (_higgs, "binary"),
@@ -189,6 +201,16 @@ DATASETS = {
     "fashion_mnist": (_fashion, "multiclass"),
     "magic": (_magic, "binary"),
     "california_housing": (_california, "regression"),
+    # PMLB (pmlb/README.md in the data folder): 2 to 18 classes, three regressions
+    "optdigits": _pmlb("optdigits", "multiclass"),
+    "waveform_40": _pmlb("waveform_40", "multiclass"),
+    "segmentation": _pmlb("segmentation", "multiclass"),
+    "krkopt": _pmlb("krkopt", "multiclass"),
+    "nursery": _pmlb("nursery", "multiclass"),
+    "spambase": _pmlb("spambase", "binary"),
+    "cpu_act": _pmlb("197_cpu_act", "regression"),
+    "puma8NH": _pmlb("225_puma8NH", "regression"),
+    "BNG_lowbwt": _pmlb("1193_BNG_lowbwt", "regression"),
 }
 
 
@@ -196,14 +218,20 @@ def load_dataset(name, data_home=None):
     """Load a benchmark dataset with its fixed train / test split.
 
     Datasets with a published split (ijcnn1, a9a, Fashion-MNIST) use it;
-    the others (HIGGS sample, MAGIC, California housing) use a fixed 80/20
-    split (``random_state=0``, stratified for classification).  The features
+    the others (HIGGS sample, MAGIC, California housing and the PMLB sets)
+    use a fixed 80/20 split (``random_state=0``, stratified for
+    classification).  The features
     are returned as stored (a9a sparse CSR, Fashion-MNIST scaled to [0, 1]);
     standardise them in a Pipeline.
 
     Parameters
     ----------
-    name : {"higgs", "ijcnn1", "a9a", "fashion_mnist", "magic", "california_housing"}
+    name : str
+        A key of :data:`DATASETS`: ``"higgs"``, ``"ijcnn1"``, ``"a9a"``,
+        ``"fashion_mnist"``, ``"magic"``, ``"california_housing"``, or one of
+        the PMLB sets ``"optdigits"``, ``"waveform_40"``, ``"segmentation"``,
+        ``"krkopt"``, ``"nursery"``, ``"spambase"``, ``"cpu_act"``,
+        ``"puma8NH"``, ``"BNG_lowbwt"``.
     data_home : str or Path, default=None
         See :func:`data_home`.
 

@@ -1,0 +1,438 @@
+"""The classifier's output layer, fitted to the log-loss by Newton's method.
+
+With the hidden layers fixed, the output layer of a classifier solves the
+convex problem
+
+    min_{W, c}  sum_i s_i loss(f_i W + c, y_i) + alpha / 2 ||W||^2
+
+on the network's own hidden features ``f_i`` (``s_i`` the sample weights),
+with the logistic loss and one output for two classes and the softmax loss
+with ``K`` outputs for ``K`` classes: the problem of
+:class:`sklearn.linear_model.LogisticRegression` with ``C = 1 / alpha`` on
+those features, and the output layer of :class:`sklearn.neural_network.MLPClassifier`.
+
+:func:`fit_log_loss_readout` solves it by a line-searched Newton method
+whose steps are found by preconditioned conjugate gradients (Newton-CG).
+Everything that crosses the network is small: each Hessian-vector product
+is one pass over the local rows and one reduction of a ``(h + 1) x K``
+matrix (the transpose reduction of :func:`~skadmm._kernels.weight_statistics`
+applied to the curvature), each objective and gradient one more.  The
+preconditioner is Bohning's bound on the Hessian, ``c [F 1]^T S [F 1] +
+alpha D`` with ``c = 1/4`` (logistic) or ``1/2`` (softmax): the features'
+Gram matrix, reduced once (or handed over by the search, which keeps it),
+and factored once per fit.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+
+from . import _kernels as K
+
+__all__ = [
+    "ReadoutResult",
+    "fit_log_loss_readout",
+    "fit_readout_path",
+    "fit_temperature",
+    "initial_readout",
+    "temperature_terms",
+]
+
+
+@dataclass
+class ReadoutResult:
+    """What :func:`fit_log_loss_readout` returns.
+
+    Attributes
+    ----------
+    coef : ndarray of shape (h, K), intercept : ndarray of shape (K,)
+        The output layer, in the features' dtype.
+    objective : float
+        ``sum s_i loss_i + alpha / 2 ||W||^2`` at the solution.
+    n_iter : int
+        Newton steps taken.
+    n_cg : int
+        Conjugate-gradient iterations (Hessian-vector products) over all steps.
+    n_reductions : int
+        Reductions of small matrices across the workers.
+    converged : bool
+        Whether the gradient test was met (else the step budget ran out, or
+        no step could lower the objective at the dtype's precision).
+    """
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    objective: float
+    n_iter: int
+    n_cg: int
+    n_reductions: int
+    converged: bool
+
+
+def initial_readout(Y, sample_weight, backend, n_features):
+    """The cold start: zero weights, intercepts at the log of the class prior.
+
+    That is the constant predictor's optimum, so the fit starts at the
+    class prior's log-loss and can only go below it.  One reduction.
+    """
+    w = None if sample_weight is None else sample_weight[:, None]
+    totals = np.asarray(
+        backend.allreduce(
+            np.append(
+                np.sum(Y if w is None else Y * w, axis=0, dtype=np.float64),
+                float(Y.shape[0] if w is None else sample_weight.sum()),
+            )
+        ),
+        dtype=np.float64,
+    )
+    counts, total = totals[:-1], max(totals[-1], np.finfo(float).tiny)
+    prior = np.clip(counts / total, 1e-12, 1.0)
+    theta = np.zeros((n_features + 1, Y.shape[1]))
+    if Y.shape[1] == 1:
+        p = min(prior[0], 1.0 - 1e-12)
+        theta[-1, 0] = np.log(p) - np.log1p(-p)
+    else:
+        theta[-1] = np.log(prior) - np.log(prior).mean()
+    return theta
+
+
+def fit_log_loss_readout(
+    F,
+    Y,
+    sample_weight,
+    blocks,
+    backend,
+    alpha,
+    theta0,
+    gram=None,
+    max_iter=100,
+    max_cg=50,
+    tol=None,
+):
+    """Fit the output layer to the log-loss on fixed features: Newton-CG (see the module).
+
+    Parameters
+    ----------
+    F : ndarray or sparse matrix of shape (n_local, h)
+        The local rows' features (the last hidden layer's activations, or
+        ``X`` without a hidden layer).  Never written.
+    Y : ndarray of shape (n_local, K)
+        0/1 indicators: one column (binary) or one per class.
+    sample_weight : ndarray of shape (n_local,) or None
+    blocks : list of slice
+        The local row blocks.
+    backend : Backend
+        An entered backend (its ``reduce_blocks`` sums over every worker).
+    alpha : float
+        Ridge on the weights (not the intercepts).
+    theta0 : ndarray of shape (h + 1, K)
+        Start, ``[W; c]`` (:func:`initial_readout`, or the previous fit's).
+    gram : ndarray of shape (h + 1, h + 1), optional
+        ``[F 1]^T S [F 1]`` if known (one reduction saved).
+    max_iter : int
+        Newton steps at most.
+    max_cg : int
+        Conjugate-gradient iterations per Newton step at most (a truncated
+        Newton step is still a descent direction).
+    tol : float, optional
+        Stop when the gradient's largest entry is at most ``tol`` times the
+        total sample weight (the mean loss's gradient); default
+        ``max(1e-8, 100 eps)`` of ``F``'s dtype.
+
+    Returns
+    -------
+    ReadoutResult
+    """
+    dtype = F.dtype
+    d, n_out = F.shape[1], Y.shape[1]
+    ids = range(len(blocks))
+    count = {"reductions": 0}
+    sw = sample_weight
+    P = np.empty((F.shape[0], n_out), dtype=dtype)  # probabilities at theta
+
+    def reduce(fn, shapes):
+        count["reductions"] += 1
+        return backend.reduce_blocks(fn, ids, shapes)
+
+    if gram is None:
+        (gram,) = reduce(
+            lambda bi: K.weight_statistics(
+                F[blocks[bi]], Y[blocks[bi]][:, :0], None if sw is None else sw[blocks[bi]]
+            ),
+            [(d + 1, d + 1)],
+        )
+    total = float(gram[d, d])
+    if tol is None:
+        tol = max(1e-8, 100.0 * float(np.finfo(dtype).eps))
+    penalty = np.full((d + 1, 1), float(alpha))
+    penalty[d] = 0.0
+
+    def curvature_blocks():
+        """Each output's exact Hessian block ``[F 1]^T S diag(p_k (1 - p_k)) [F 1]`` (one
+        reduction): the block-diagonal part of the Hessian, the preconditioner."""
+
+        def fn(bi):
+            rows = blocks[bi]
+            w = None if sw is None else sw[rows]
+            out = []
+            for k in range(n_out):
+                pk = P[rows, k].astype(np.float64)
+                weight = pk * (1.0 - pk) if w is None else pk * (1.0 - pk) * w
+                out.append(K.weight_statistics(F[rows], Y[rows][:, :0], weight)[0])
+            return out
+
+        return reduce(fn, [(d + 1, d + 1)] * n_out)
+
+    def evaluate(theta):
+        """Objective and gradient at ``theta`` (one reduction); ``P`` is refreshed."""
+        W, c = theta[:d].astype(dtype), theta[d].astype(dtype)
+
+        def fn(bi):
+            rows = blocks[bi]
+            w = None if sw is None else sw[rows]
+            loss, p, residual = K.log_loss_terms(K.linear(F[rows], W, c), Y[rows])
+            P[rows] = p
+            total_loss = float(np.sum(loss if w is None else loss * w, dtype=np.float64))
+            return [np.array([total_loss]), *K.weight_statistics(F[rows], residual, w, gram=False)]
+
+        loss, grad = reduce(fn, [(1,), (d + 1, n_out)])
+        grad += penalty * theta
+        return float(loss[0]) + 0.5 * float(np.sum(penalty * theta**2)), grad
+
+    def hessian_product(V):
+        Wv, cv = V[:d].astype(dtype), V[d].astype(dtype)
+
+        def fn(bi):
+            rows = blocks[bi]
+            u = K.log_loss_curvature(P[rows], K.linear(F[rows], Wv, cv))
+            return K.weight_statistics(F[rows], u, None if sw is None else sw[rows], gram=False)
+
+        (HV,) = reduce(fn, [(d + 1, n_out)])
+        return HV + penalty * V
+
+    theta = np.array(theta0, dtype=np.float64)
+    objective, grad = evaluate(theta)
+    g0 = max(float(np.abs(grad).max()), np.finfo(float).tiny)
+    n_iter = n_cg = 0
+    converged = False
+    for n_iter in range(max_iter + 1):
+        gmax = float(np.abs(grad).max())
+        if gmax <= tol * total:
+            converged = True
+            break
+        if n_iter == max_iter:
+            break
+        # inexact Newton: a forcing term that shrinks with the gradient
+        # gives superlinear convergence (Nocedal and Wright, section 7.1)
+        forcing = min(0.5, np.sqrt(gmax / g0))
+        solve = _preconditioner(curvature_blocks(), alpha, gram)
+        step, used = _conjugate_gradient(
+            hessian_product, grad, solve, forcing, min(max_cg, (d + 1) * n_out)
+        )
+        n_cg += used
+        slope = float(np.sum(grad * step))
+        if not slope < 0:
+            break
+        accepted = False
+        for _ in range(40):  # Armijo backtracking on the exact objective
+            trial = theta + step
+            obj_trial, grad_trial = evaluate(trial)
+            if obj_trial <= objective + 1e-4 * slope:
+                accepted = True
+                break
+            step *= 0.5
+            slope *= 0.5
+        if not accepted:  # no decrease left at this precision
+            break
+        theta, objective, grad = trial, obj_trial, grad_trial
+    return ReadoutResult(
+        coef=theta[:d].astype(dtype),
+        intercept=theta[d].astype(dtype),
+        objective=objective,
+        n_iter=n_iter,
+        n_cg=n_cg,
+        n_reductions=count["reductions"],
+        converged=converged,
+    )
+
+
+def _preconditioner(hessian_blocks, alpha, gram):
+    """Solve with the Hessian's diagonal blocks ``H_k + alpha D``, one per output.
+
+    A block whose curvature has vanished (every row sure of the output) or
+    that is singular (dead features with ``alpha = 0``) gets a small
+    multiple of the features' Gram matrix added, so the solve is defined.
+    """
+    d = gram.shape[0] - 1
+    floor = 1e-10 * np.asarray(gram, dtype=np.float64)
+    factors = []
+    for H in hessian_blocks:
+        M = np.array(H, dtype=np.float64)
+        M[np.arange(d), np.arange(d)] += alpha
+        M += floor
+        jitter = 0.0
+        scale = max(float(np.mean(np.diag(M))), np.finfo(float).tiny)
+        for _ in range(12):
+            try:
+                factors.append(
+                    scipy.linalg.cho_factor(M + jitter * np.eye(d + 1), check_finite=False)
+                )
+                break
+            except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
+                jitter = max(4 * jitter, 1e-12 * scale)
+        else:
+            raise np.linalg.LinAlgError("the readout's preconditioner is not positive definite")
+
+    def solve(r):
+        out = np.empty_like(r)
+        for k, factor in enumerate(factors):
+            out[:, k] = scipy.linalg.cho_solve(factor, r[:, k], check_finite=False)
+        return out
+
+    return solve
+
+
+def _conjugate_gradient(hessian_product, grad, solve, rtol, max_iter):
+    """Preconditioned CG for ``H s = -grad`` to ``||r|| <= rtol ||grad||``; returns (s, used)."""
+    step = np.zeros_like(grad)
+    r = -grad
+    z = solve(r)
+    p = z.copy()
+    rz = float(np.sum(r * z))
+    target = rtol * float(np.linalg.norm(grad))
+    used = 0
+    for used in range(1, max_iter + 1):
+        Hp = hessian_product(p)
+        curvature = float(np.sum(p * Hp))
+        if not curvature > 0:  # flat direction (rounding): keep what we have
+            if used == 1:
+                step = z
+            break
+        a = rz / curvature
+        step += a * p
+        r -= a * Hp
+        if float(np.linalg.norm(r)) <= target:
+            break
+        z = solve(r)
+        rz_next = float(np.sum(r * z))
+        p = z + (rz_next / rz) * p
+        rz = rz_next
+    return step, used
+
+
+def temperature_terms(z, y, scale, sample_weight=None):
+    """Local sums for the validation temperature: the log-loss of ``scale * z`` and its
+    first two derivatives in ``scale``.
+
+    ``d/ds sum loss(s z, y) = sum <p - y, z>`` and ``d^2/ds^2 = sum <z, (diag p - p p^T) z>``
+    (:func:`~skadmm._kernels.log_loss_curvature`), ``p`` the probabilities of ``s z``.
+    The loss is convex in ``s``.
+
+    Parameters
+    ----------
+    z : ndarray of shape (n, K)
+        The validation rows' logits.
+    y : ndarray of shape (n, K)
+        Their 0/1 indicators.
+    scale : float
+    sample_weight : ndarray of shape (n,), default=None
+
+    Returns
+    -------
+    ndarray of shape (3,), float64
+    """
+    loss, p, residual = K.log_loss_terms(z * scale, y)
+    terms = [loss, np.sum(residual * z, axis=1), np.sum(K.log_loss_curvature(p, z) * z, axis=1)]
+    w = 1.0 if sample_weight is None else sample_weight
+    return np.array([np.sum(t * w, dtype=np.float64) for t in terms])
+
+
+def fit_temperature(local_terms, backend, max_iter=50, tol=1e-10):
+    """The inverse temperature ``s > 0`` that minimises the validation log-loss of ``s z``.
+
+    Post-hoc temperature scaling (Guo et al., "On Calibration of Modern
+    Neural Networks", ICML 2017): one scalar, fitted on rows the network
+    was not trained on, multiplies the output layer.  It changes no
+    prediction (the argmax of ``s z`` is that of ``z``) and corrects the
+    confidence of an output layer fitted on features that separate the
+    training rows better than new ones.  Exact 1-D convex minimisation:
+    safeguarded Newton steps on ``s``, each one reduction of three numbers.
+
+    Parameters
+    ----------
+    local_terms : callable
+        ``local_terms(s)`` returns this worker's :func:`temperature_terms`
+        (zeros where it holds no validation rows).
+    backend : Backend
+        An entered backend; its ``allreduce`` sums over every worker.
+
+    Returns
+    -------
+    scale : float
+        1.0 when the sums are degenerate (no validation rows, or logits all zero).
+    """
+    s = 1.0
+    loss, grad, curv = backend.allreduce(np.asarray(local_terms(s), dtype=np.float64))
+    if not (np.isfinite(loss) and curv > 0):
+        return 1.0
+    scale = max(abs(loss), np.finfo(float).tiny)
+    for _ in range(max_iter):
+        if abs(grad) * max(s, 1.0) <= tol * scale:
+            break
+        # Newton step, kept inside (s / 16, 16 s) and backtracked until the loss drops
+        step = -grad / curv if curv > 0 else -np.sign(grad) * s
+        step = float(np.clip(step, -s * (1 - 1 / 16), 15 * s))
+        for _ in range(30):
+            trial = backend.allreduce(np.asarray(local_terms(s + step), dtype=np.float64))
+            if trial[0] <= loss:
+                break
+            step *= 0.5
+        else:
+            break
+        if step == 0.0:
+            break
+        s += step
+        loss, grad, curv = trial
+    return s
+
+
+def fit_readout_path(fit, validation_loss, alpha, total, theta0, shrink=4.0):
+    """The output layer's ridge chosen on held-out rows, along a decreasing path.
+
+    Fits the output layer (``fit(ridge, theta_start)`` returns a
+    :class:`ReadoutResult`) for the ridges ``total, total / shrink, ...``
+    down to ``alpha``, each warm-started from the one before, and keeps the
+    one of least ``validation_loss(result)`` (the log-loss on rows the
+    network was not trained on).  The path stops at the first ridge whose
+    validation loss is higher than its predecessor's: along a ridge path
+    the held-out loss falls while the fit gains signal and rises once it
+    fits the training rows' noise.  Every problem solved is better
+    conditioned than the user's ``alpha`` alone, where features that
+    separate the training rows put the optimum far out (and make it
+    overconfident).  ``total`` (the training rows' total weight) is a ridge
+    under which the weights barely move from the class prior.
+
+    Returns
+    -------
+    result : ReadoutResult
+        The chosen fit.
+    ridge : float
+        Its ridge.
+    n_fits : int
+        Ridges fitted.
+    """
+    ridge = max(float(total), float(alpha))
+    theta, best, previous, n_fits = theta0, None, np.inf, 0
+    while True:
+        res = fit(ridge, theta)
+        n_fits += 1
+        loss = float(validation_loss(res))
+        if best is None or loss < best[0]:
+            best = (loss, res, ridge)
+        if loss > previous or ridge <= alpha:
+            break
+        previous = loss
+        theta = np.vstack([res.coef.astype(np.float64), res.intercept.astype(np.float64)])
+        ridge = max(ridge / shrink, float(alpha))
+    return best[1], best[2], n_fits

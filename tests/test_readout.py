@@ -1,0 +1,241 @@
+"""The classifiers' output layer: the log-loss fit on the hidden features (issue 15)."""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, log_loss
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skadmm import ADMMClassifier
+from skadmm import _kernels as K
+from skadmm._activations import ACTIVATIONS
+from skadmm._readout import fit_log_loss_readout, initial_readout
+from skadmm.backends import blocks_for, get_backend
+from skadmm.datasets import load_dataset, load_higgs
+
+
+@pytest.fixture(scope="module")
+def higgs_small():
+    X, y = load_higgs(return_X_y=True)
+    return StandardScaler().fit_transform(X[:3000]), y[:3000]
+
+
+def _features(n_rows=3000, width=24, seed=0):
+    """Fixed ReLU features of real rows: the HIGGS sample through a random layer."""
+    X, y = load_higgs(return_X_y=True)
+    X = StandardScaler().fit_transform(X[:n_rows])
+    rng = np.random.default_rng(seed)
+    F = np.maximum(X @ rng.standard_normal((X.shape[1], width)) / 5 + 0.3, 0)
+    return F, y[:n_rows]
+
+
+def _indicators(labels, classes):
+    index = np.searchsorted(classes, labels)
+    if classes.size == 2:
+        return (index == 1).astype(np.float64)[:, None]
+    return np.eye(classes.size)[index]
+
+
+def _newton(F, Y, sw, alpha, backend="serial", n_jobs=None, block_rows=700):
+    with get_backend(backend, n_jobs) as be:
+        blocks = [rows for _, rows in blocks_for(0, F.shape[0], block_rows)]
+        theta0 = initial_readout(Y, sw, be, F.shape[1])
+        return fit_log_loss_readout(F, Y, sw, blocks, be, alpha, theta0)
+
+
+def _lr(F, labels, sw, alpha):
+    return LogisticRegression(C=1.0 / alpha, solver="newton-cg", tol=1e-12, max_iter=10_000).fit(
+        F, labels, sample_weight=sw
+    )
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_newton_readout_reaches_logistic_regression(n_classes, weighted):
+    """The Newton-CG fit is the optimum of LogisticRegression(C=1/alpha), to 1e-6."""
+    F, y = _features()
+    if n_classes > 2:  # four classes from the HIGGS label and the sign of a feature
+        y = 2 * y + (F[:, 0] > np.median(F[:, 0]))
+    classes = np.unique(y)
+    Y = _indicators(y, classes)
+    sw = np.random.default_rng(1).uniform(0.2, 3.0, y.size) if weighted else None
+    alpha = 0.7
+    res = _newton(F, Y, sw, alpha)
+    assert res.converged and res.n_iter <= 20
+    lr = _lr(F, y, sw, alpha)
+    if n_classes == 2:
+        np.testing.assert_allclose(res.coef[:, 0], lr.coef_[0], atol=1e-6)
+        np.testing.assert_allclose(res.intercept[0], lr.intercept_[0], atol=1e-6)
+    else:  # softmax intercepts are defined up to a common shift
+        np.testing.assert_allclose(res.coef, lr.coef_.T, atol=1e-6)
+        np.testing.assert_allclose(
+            res.intercept - res.intercept.mean(), lr.intercept_ - lr.intercept_.mean(), atol=1e-6
+        )
+
+
+def test_newton_readout_is_the_same_on_every_backend():
+    F, y = _features()
+    Y = _indicators(y, np.unique(y))
+    gold = _newton(F, Y, None, 1e-3)
+    for backend, n_jobs in [("serial", None), ("joblib", 2), ("joblib", 3)]:
+        res = _newton(F, Y, None, 1e-3, backend, n_jobs, block_rows=450)
+        np.testing.assert_allclose(res.coef, gold.coef, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(res.intercept, gold.intercept, rtol=1e-8, atol=1e-10)
+
+
+def test_classifier_output_layer_is_logistic_regression_on_its_features(higgs_small):
+    """The fitted model's output layer is the log-loss optimum on its own hidden features."""
+    X, y = higgs_small
+    alpha = 0.01
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = ADMMClassifier(
+            hidden_layer_sizes=(12,), alpha=alpha, max_iter=8, early_stopping=False, random_state=0
+        ).fit(X, y)
+    assert clf.out_activation_ == "logistic"
+    F = ACTIVATIONS["relu"](X @ clf.coefs_[0] + clf.intercepts_[0])
+    lr = _lr(F, y, None, alpha)
+    np.testing.assert_allclose(clf.coefs_[-1][:, 0], lr.coef_[0], atol=1e-6)
+    np.testing.assert_allclose(clf.intercepts_[-1][0], lr.intercept_[0], atol=1e-6)
+    np.testing.assert_allclose(clf.predict_proba(X), lr.predict_proba(F), atol=1e-7)
+    assert 1 <= clf.readout_n_iter_ <= 20
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_probabilities_stay_finite_and_normalised_for_huge_logits(n_classes):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 5))
+    y = np.argmax(X[:, :n_classes], axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = ADMMClassifier(hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(X, y)
+    logits = clf.decision_function(X)
+    scale = 1e4 / np.abs(logits).max()  # logits up to |z| = 1e4
+    clf.coefs_[-1] = clf.coefs_[-1] * scale
+    clf.intercepts_[-1] = clf.intercepts_[-1] * scale
+    z = clf.decision_function(X)
+    assert 9e3 < np.abs(z).max() <= 1.0001e4
+    proba, log_proba = clf.predict_proba(X), clf.predict_log_proba(X)
+    assert np.all(np.isfinite(proba)) and np.all(np.isfinite(log_proba))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+    assert np.all(log_proba <= 0) and log_proba.min() < -1e3  # finite where proba underflows
+    inside = proba > 1e-300
+    np.testing.assert_allclose(np.log(proba[inside]), log_proba[inside], rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(clf.classes_[proba.argmax(axis=1)], clf.predict(X))
+
+
+@given(
+    z=st.lists(
+        st.floats(-1e4, 1e4, allow_nan=False), min_size=2, max_size=12
+    ).map(lambda v: np.array(v)[:, None]),
+)
+def test_logistic_terms_match_their_definitions(z):
+    """loss, p and p - y of the one-output case, against direct formulas in extended precision."""
+    for yv in (0.0, 1.0):
+        y = np.full_like(z, yv)
+        loss, p, r = K.log_loss_terms(z, y)
+        # for y in {0, 1}: log(1 + e^z) - y z = softplus((1 - 2 y) z), no cancellation
+        zl = z[:, 0].astype(np.longdouble)
+        x = (1 - 2 * yv) * zl
+        ref = np.where(x < 0, np.log1p(np.exp(x)), x + np.log1p(np.exp(-x)))
+        np.testing.assert_allclose(loss, ref.astype(float), rtol=1e-12, atol=1e-300)
+        np.testing.assert_allclose(p[:, 0], (1 / (1 + np.exp(-zl))).astype(float), rtol=1e-12)
+        np.testing.assert_array_equal(r, p - y)
+
+
+@given(st.integers(0, 2**32 - 1), st.sampled_from([1, 3]))
+def test_curvature_is_the_derivative_of_the_probabilities(seed, n_out):
+    """log_loss_curvature(p, u) is d p(z + t u) / dt at t = 0 (central differences)."""
+    rng = np.random.default_rng(seed)
+    z, u = rng.standard_normal((6, n_out)) * 3, rng.standard_normal((6, n_out))
+    t = 1e-6
+    numeric = (K.output_probabilities(z + t * u) - K.output_probabilities(z - t * u)) / (2 * t)
+    got = K.log_loss_curvature(K.output_probabilities(z), u)
+    np.testing.assert_allclose(got, numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_float32_data_keeps_float32_outputs(higgs_small):
+    X, y = higgs_small
+    X = X.astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = ADMMClassifier(hidden_layer_sizes=(16,), max_iter=5, random_state=0).fit(X, y)
+    assert all(w.dtype == np.float32 for w in clf.coefs_ + clf.intercepts_)
+    for out in (clf.predict_proba(X), clf.predict_log_proba(X), clf.decision_function(X)):
+        assert out.dtype == np.float32 and np.all(np.isfinite(out))
+    np.testing.assert_allclose(clf.predict_proba(X).sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_grid_search_on_log_loss():
+    X, y = load_higgs(return_X_y=True)
+    pipe = make_pipeline(
+        StandardScaler(), ADMMClassifier(hidden_layer_sizes=(16,), max_iter=10, random_state=0)
+    )
+    grid = GridSearchCV(pipe, {"admmclassifier__alpha": [1e-4, 1.0]}, scoring="neg_log_loss", cv=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        grid.fit(X[:3000], y[:3000])
+    scores = grid.cv_results_["mean_test_score"]
+    assert np.all(np.isfinite(scores))
+    assert -0.6931 < grid.best_score_ < 0  # better than the constant 0.5 (log 2)
+
+
+def test_validation_scores_are_those_of_the_returned_model():
+    """With early stopping, best_validation_score_ is the returned model's validation accuracy."""
+    X, y = load_higgs(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    clf = ADMMClassifier(
+        hidden_layer_sizes=(32,), early_stopping=True, validation_fraction=0.2, random_state=3
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    # the estimator's split: train_test_split of the row indices, stratified, same seed
+    _, idx_val = train_test_split(
+        np.arange(y.size), test_size=0.2, random_state=3, stratify=y
+    )
+    got = accuracy_score(y[idx_val], clf.predict(X[idx_val]))
+    assert clf.best_validation_score_ == pytest.approx(got, abs=1e-12)
+    # the iterates' scores (their own least-squares output layers), one per iteration
+    assert len(clf.validation_scores_) == clf.n_iter_
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["higgs", "segmentation"])
+def test_probabilities_beat_the_class_prior_on_real_data(name):
+    """Test log-loss below the constant predictor's, and close to LogisticRegression's or better."""
+    X, Xt, y, yt = load_dataset(name)
+    sc = StandardScaler().fit(X)
+    X, Xt = sc.transform(X), sc.transform(Xt)
+    clf = ADMMClassifier(hidden_layer_sizes=(64,), random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    classes = np.unique(y)
+    prior = np.bincount(np.searchsorted(classes, y)) / y.size
+    ours = log_loss(yt, clf.predict_proba(Xt), labels=classes)
+    constant = log_loss(yt, np.tile(prior, (yt.size, 1)), labels=classes)
+    linear = log_loss(yt, LogisticRegression(max_iter=2000).fit(X, y).predict_proba(Xt))
+    assert ours < 0.9 * constant
+    assert ours < 1.05 * linear
+
+
+@given(st.integers(0, 2**32 - 1), st.floats(0.1, 2e3))
+def test_softmax_loss_is_accurate_for_dominant_and_hopeless_labels(seed, spread):
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((8, 4)) * spread
+    y = np.eye(4)[rng.integers(0, 4, 8)]
+    loss, p, r = K.log_loss_terms(z, y)
+    # logsumexp(z) - z_y = log1p(sum over the other classes of exp(z_j - z_y)): no cancellation
+    zl = z.astype(np.longdouble)
+    others = np.exp(zl - (y * zl).sum(1, keepdims=True)) * (1 - y)
+    ref = np.log1p(others.sum(1))
+    np.testing.assert_allclose(loss, ref.astype(float), rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-14)
