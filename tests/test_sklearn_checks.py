@@ -18,7 +18,13 @@ def _expected_failed_checks(estimator):
 
 
 @parametrize_with_checks(
-    [ADMMClassifier(random_state=0), ADMMRegressor(random_state=0)],
+    [
+        ADMMClassifier(random_state=0),
+        ADMMRegressor(random_state=0),
+        # a smooth activation: the eq. (7) step is the iterative kernel
+        ADMMClassifier(activation="tanh", max_iter=20, random_state=0),
+        ADMMRegressor(activation="tanh", max_iter=20, random_state=0),
+    ],
     expected_failed_checks=_expected_failed_checks,
 )
 def test_sklearn_compatible_estimator(estimator, check):
