@@ -535,8 +535,8 @@ def _bracketed_root(fun, lo, hi, params, start=None, max_iter=200):
     Vectorised: the entries still moving are kept in compressed arrays.  As
     in ``rtsafe`` (Numerical Recipes, section 9.4), a Newton step is taken
     only when it stays in the current bracket and is at most half the step
-    before it; otherwise the step is a bisection.  So the bracket at least
-    halves every two passes, and each entry converges to a sign change of
+    before the last; otherwise the step is a bisection.  So the steps shrink
+    geometrically, and each entry converges to a sign change of
     ``fun`` inside its bracket, quadratically near a simple root.  An entry
     stops when ``fun`` is zero, or its step or bracket is below
     ``4 eps (1 + |x|)``.  Returns a new array; the inputs are not written.
@@ -546,6 +546,7 @@ def _bracketed_root(fun, lo, hi, params, start=None, max_iter=200):
     idx = np.flatnonzero(hi > lo)
     xa, la, ua = x[idx], lo[idx], hi[idx]
     last = ua - la
+    before = last.copy()
     pa = [p[idx] for p in params]
     for _ in range(max_iter):
         if idx.size == 0:
@@ -557,17 +558,18 @@ def _bracketed_root(fun, lo, hi, params, start=None, max_iter=200):
         with np.errstate(divide="ignore", invalid="ignore"):
             step = f / df
         xn = xa - step
-        newton = (xn >= la) & (xn <= ua) & (np.abs(step) <= 0.5 * last)  # False on NaN
+        newton = (xn >= la) & (xn <= ua) & (np.abs(step) <= 0.5 * before)  # False on NaN
         newton |= ~(neg | pos)  # f == 0: step is 0
         np.copyto(xn, 0.5 * (la + ua), where=~newton)
-        last = np.abs(xn - xa)
+        before, last = last, np.abs(xn - xa)
         scale = 1.0 + np.abs(xa)
         scale *= tol
         done = (last <= scale) | (ua - la <= scale)
         if done.any():
             x[idx[done]] = xn[done]
             keep = ~done
-            idx, xa, la, ua, last = idx[keep], xn[keep], la[keep], ua[keep], last[keep]
+            idx, xa, la, ua = idx[keep], xn[keep], la[keep], ua[keep]
+            last, before = last[keep], before[keep]
             pa = [p[keep] for p in pa]
         else:
             xa = xn
