@@ -388,11 +388,19 @@ def smooth_preactivation_update(a, m, activation, beta, gamma, out=None):
     ADMM Approach", ICML 2016, section 3, eq. (7).
     """
     c0, c1, k = activation.offset, activation.scale, activation.rate
-    A = np.asarray(a, dtype=np.float64).ravel()
-    if c0 or c1 != 1.0:
-        A = (A - c0) * (1.0 / c1)
-    M = np.asarray(m, dtype=np.float64).ravel() * k
-    w = _tanh_preactivation(A, M, gamma * c1 * c1 * k * k / beta)
+    r = gamma * c1 * c1 * k * k / beta
+    a_flat, m_flat = np.ravel(a), np.ravel(m)
+    w = np.empty(m_flat.shape, dtype=np.float64)
+    # in blocks that stay in cache: the Newton passes are many cheap array operations
+    for start in range(0, w.size, _SMOOTH_BLOCK):
+        block = slice(start, start + _SMOOTH_BLOCK)
+        A = a_flat[block].astype(np.float64)
+        if c0 or c1 != 1.0:
+            A -= c0
+            A *= 1.0 / c1
+        M = m_flat[block].astype(np.float64)
+        M *= k
+        w[block] = _tanh_preactivation(A, M, r)
     if k != 1.0:
         w *= 1.0 / k
     w = w.reshape(np.shape(m)).astype(m.dtype, copy=False)
@@ -400,6 +408,9 @@ def smooth_preactivation_update(a, m, activation, beta, gamma, out=None):
         out[...] = w
         return out
     return w
+
+
+_SMOOTH_BLOCK = 16384
 
 
 def _tanh_preactivation(A, M, r):
@@ -536,39 +547,40 @@ def _bracketed_root(fun, lo, hi, params, start=None, max_iter=200):
     in ``rtsafe`` (Numerical Recipes, section 9.4), a Newton step is taken
     only when it stays in the current bracket and is at most half the step
     before the last; otherwise the step is a bisection.  So the steps shrink
-    geometrically, and each entry converges to a sign change of
-    ``fun`` inside its bracket, quadratically near a simple root.  An entry
-    stops when ``fun`` is zero, or its step or bracket is below
-    ``4 eps (1 + |x|)``.  Returns a new array; the inputs are not written.
+    geometrically, and each entry converges to a sign change of ``fun``
+    inside its bracket, quadratically near a simple root.  An entry stops
+    when its step is below ``4 eps (1 + max(|lo|, |hi|))`` (a zero of
+    ``fun`` is a zero step).  Returns a new array; the inputs are not written.
     """
     x = 0.5 * (lo + hi) if start is None else start.copy()
-    tol = 4.0 * np.finfo(np.float64).eps
     idx = np.flatnonzero(hi > lo)
     xa, la, ua = x[idx], lo[idx], hi[idx]
     last = ua - la
     before = last.copy()
+    tol = np.maximum(np.abs(la), np.abs(ua))
+    tol += 1.0
+    tol *= 4.0 * np.finfo(np.float64).eps
     pa = [p[idx] for p in params]
     for _ in range(max_iter):
         if idx.size == 0:
             break
         f, df = fun(xa, *pa)
-        neg, pos = f < 0.0, f > 0.0
-        np.copyto(la, xa, where=neg)
-        np.copyto(ua, xa, where=pos)
+        np.copyto(la, xa, where=f < 0.0)
+        np.copyto(ua, xa, where=f > 0.0)
         with np.errstate(divide="ignore", invalid="ignore"):
-            step = f / df
-        xn = xa - step
-        newton = (xn >= la) & (xn <= ua) & (np.abs(step) <= 0.5 * before)  # False on NaN
-        newton |= ~(neg | pos)  # f == 0: step is 0
-        np.copyto(xn, 0.5 * (la + ua), where=~newton)
-        before, last = last, np.abs(xn - xa)
-        scale = 1.0 + np.abs(xa)
-        scale *= tol
-        done = (last <= scale) | (ua - la <= scale)
+            f /= df
+        xn = xa - f
+        np.abs(f, out=f)
+        bisect = ~((xn >= la) & (xn <= ua) & (f <= 0.5 * before))  # True on NaN
+        if bisect.any():
+            np.copyto(xn, 0.5 * (la + ua), where=bisect)
+        before = last
+        last = np.abs(xn - xa)
+        done = last <= tol
         if done.any():
             x[idx[done]] = xn[done]
             keep = ~done
-            idx, xa, la, ua = idx[keep], xn[keep], la[keep], ua[keep]
+            idx, xa, la, ua, tol = idx[keep], xn[keep], la[keep], ua[keep], tol[keep]
             last, before = last[keep], before[keep]
             pa = [p[keep] for p in pa]
         else:

@@ -192,6 +192,11 @@ def test_smooth_preactivation_is_entrywise_float32_and_pure(name):
     out = np.empty_like(m32)
     assert K.preactivation_update(a32, m32, h, 1.0, 10.0, out=out) is out
     np.testing.assert_array_equal(out, z32)
+    # larger than one of the kernel's cache blocks: a slice across a block edge
+    big_a, big_m = rng.uniform(-2, 2, (50, 1000)), rng.normal(0, 4, (50, 1000))
+    big = K.preactivation_update(big_a, big_m, h, 1.0, 10.0)
+    part = K.preactivation_update(big_a[15:18], big_m[15:18], h, 1.0, 10.0)
+    np.testing.assert_array_equal(part, big[15:18])
 
 
 @settings(max_examples=100, deadline=None)
