@@ -21,6 +21,7 @@ SCRIPTS = [
     "bench_accuracy.py",
     "bench_full_batch.py",
     "bench_higgs_paper.py",
+    "bench_activations.py",
 ]
 
 
