@@ -335,7 +335,7 @@ def test_verbose_prints_one_line_per_iteration(higgs_small, capsys):
         ({"hidden_layer_sizes": (10, -1)}, "hidden_layer_sizes"),
         ({"gamma": 0.0}, "gamma"),
         ({"beta": -1.0}, "beta"),
-        ({"activation": "tanh"}, "activation"),
+        ({"activation": "softplus"}, "activation"),
         ({"solver": "sgd"}, "solver"),
         ({"backend": "spark"}, "unknown backend"),
         ({"max_iter": 0}, "max_iter"),
