@@ -69,8 +69,9 @@ def worst_objective_gap(name, n=300, seed=0):
         f = F(grid)
         i = int(np.argmin(f))
         lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
-        res = scipy.optimize.minimize_scalar(F, bounds=(lo, hi), method="bounded",
-                                             options={"xatol": 1e-13})
+        res = scipy.optimize.minimize_scalar(
+            F, bounds=(lo, hi), method="bounded", options={"xatol": 1e-13}
+        )
         ref = min(float(F(res.x)), float(f[i]))
         worst = max(worst, (float(F(z)) - ref) / (1.0 + ref))
     return worst
@@ -81,11 +82,9 @@ def kernel_section():
     for dtype in (np.float64, np.float32):
         per = {name: time_step(name, dtype) for name in NAMES}
         for name in NAMES:
-            rows.append(
-                (np.dtype(dtype).name, name, f"{per[name] * 1e9:.1f}",
-                 f"{per[name] / per['relu']:.0f}")
-            )
-            print(f"step {np.dtype(dtype).name} {name}: {per[name] * 1e9:.1f} ns/entry", flush=True)
+            ns, ratio = f"{per[name] * 1e9:.1f}", f"{per[name] / per['relu']:.0f}"
+            rows.append((np.dtype(dtype).name, name, ns, ratio))
+            print(f"step {rows[-1][0]} {name}: {per[name] * 1e9:.1f} ns/entry", flush=True)
     acc = [(name, f"{worst_objective_gap(name):.1e}") for name in NAMES[1:]]
     return rows, acc
 
@@ -122,8 +121,18 @@ def fit_section(rows_cap, seeds):
             if act == "relu":
                 admm_relu_t = a_t
             rows.append(
-                (name, len(X), act, f"{a_s:.4f}", f"{a_t:.2f}", f"{a_t / admm_relu_t:.2f}",
-                 f"{m_s:.4f}", f"{m_t:.2f}", f"{a_s - m_s:+.4f}", f"{a_t / m_t:.2f}")
+                (
+                    name,
+                    len(X),
+                    act,
+                    f"{a_s:.4f}",
+                    f"{a_t:.2f}",
+                    f"{a_t / admm_relu_t:.2f}",
+                    f"{m_s:.4f}",
+                    f"{m_t:.2f}",
+                    f"{a_s - m_s:+.4f}",
+                    f"{a_t / m_t:.2f}",
+                )
             )
     return rows
 
@@ -142,8 +151,11 @@ def main():
         else "full mode (seeds 0, 1, 2, all training rows)"
     )
     sections = [
-        (None, f"{mode}.  Reproduce: `cd benchmarks && python bench_activations.py"
-               f"{' --quick' if args.quick else ''}`."),
+        (
+            None,
+            f"{mode}.  Reproduce: `cd benchmarks && python bench_activations.py"
+            f"{' --quick' if args.quick else ''}`.",
+        ),
         (
             "Eq. (7) step per entry (10^6 entries, gamma = 10, beta = 1)",
             table(["dtype", "activation", "ns / entry", "x relu"], step_rows),
@@ -156,8 +168,18 @@ def main():
         (
             "Default ADMM against MLP (early stopping), hidden (100,), per activation",
             table(
-                ["dataset", "train rows", "activation", "ADMM score", "ADMM s",
-                 "ADMM s / relu's", "MLP score", "MLP s", "gap", "time ratio"],
+                [
+                    "dataset",
+                    "train rows",
+                    "activation",
+                    "ADMM score",
+                    "ADMM s",
+                    "ADMM s / relu's",
+                    "MLP score",
+                    "MLP s",
+                    "gap",
+                    "time ratio",
+                ],
                 fit_rows,
             ),
         ),

@@ -82,7 +82,11 @@ def test_joblib_equals_serial_with_smooth_activation(higgs, activation, solver):
     """The iterative eq. (7) kernel is entrywise, so any row split gives the same model."""
     X, y = higgs
     params = dict(
-        hidden_layer_sizes=(16, 8), activation=activation, solver=solver, max_iter=5, random_state=0
+        hidden_layer_sizes=(16, 8),
+        activation=activation,
+        solver=solver,
+        max_iter=5,
+        random_state=0,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

@@ -159,7 +159,10 @@ def test_smooth_preactivation_finds_the_other_basin(name):
     """A case with two local minima where the global one is not the nearer to m:
     the kernel must pick the lower, not the first found."""
     # minima near 3.02 and -0.48 (tanh), 5.04 and -0.37 (logistic): the far one wins
-    a, m, gamma, far = (-0.9, 3.2, 10.0, -0.4755) if name == "tanh" else (0.25, 5.8, 160.0, -0.3665)
+    if name == "tanh":
+        a, m, gamma, far = -0.9, 3.2, 10.0, -0.4755
+    else:
+        a, m, gamma, far = 0.25, 5.8, 160.0, -0.3665
     _, best, objective = _reference_minimum(name, a, m, 1.0, gamma)
     grid = np.linspace(-10, 10, 200_001)
     f = objective(grid)
@@ -181,7 +184,8 @@ def test_smooth_preactivation_is_entrywise_float32_and_pure(name):
     z = K.preactivation_update(a, m, h, 1.0, 10.0)
     assert z.shape == a.shape and z.dtype == np.float64
     for i, j in [(0, 0), (3, 7), (39, 29), (20, 11)]:
-        one = K.preactivation_update(a[i : i + 1, j : j + 1], m[i : i + 1, j : j + 1], h, 1.0, 10.0)
+        cell = (slice(i, i + 1), slice(j, j + 1))
+        one = K.preactivation_update(a[cell], m[cell], h, 1.0, 10.0)
         assert one[0, 0] == z[i, j]
     a32, m32 = a.astype(np.float32), m.astype(np.float32)
     _readonly(a32, m32)
