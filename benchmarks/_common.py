@@ -20,7 +20,7 @@ def parser(description):
     p.add_argument(
         "--quick",
         action="store_true",
-        help="small sizes (all benchmarks: about 8 minutes on 2 cores)",
+        help="small sizes (all benchmarks: about 10 minutes on 2 cores)",
     )
     p.add_argument(
         "--unset-openblas-env",

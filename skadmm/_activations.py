@@ -1,14 +1,22 @@
 """Activation functions and output losses, as tables of small functions.
 
-Every activation skadmm supports is *piecewise linear*: on each interval
-``[lo, hi]`` of its domain it is ``h(z) = slope * z + offset``.  That single
-description serves two purposes:
+An activation is one small frozen object that serves two purposes:
 
 * the forward map ``h`` (prediction, the activation update's ``h(z_l)``),
-* the exact, global, entrywise solution of the paper's pre-activation
-  sub-problem (eq. 7), which on each piece is a convex quadratic on an
-  interval and therefore has a closed-form minimiser (see
-  :func:`skadmm._kernels.preactivation_update`).
+* the description :func:`skadmm._kernels.preactivation_update` needs to solve
+  the paper's pre-activation sub-problem (eq. (7)) exactly, globally and
+  entrywise.
+
+Two kinds exist:
+
+* :class:`PiecewiseLinear` (``relu``, ``hard_sigmoid``, ``hard_tanh``,
+  ``leaky_relu``, ``identity``): on each interval ``[lo, hi]`` of its domain
+  ``h(z) = slope * z + offset``, so eq. (7) is a convex quadratic per piece
+  with a closed-form minimiser;
+* :class:`ScaledTanh` (``tanh``, ``logistic``, scikit-learn's MLP names):
+  ``h(z) = offset + scale * tanh(rate * z)``; eq. (7) is a smooth 1-D problem
+  with up to two local minima, solved by bracketed Newton steps in each basin
+  (see :func:`skadmm._kernels.smooth_preactivation_update`).
 
 Losses are written per entry; the output update (the paper's ``z_L`` step)
 solves each in closed form in :mod:`skadmm._kernels`.
@@ -17,8 +25,9 @@ solves each in closed form in :mod:`skadmm._kernels`.
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.special
 
-__all__ = ["ACTIVATIONS", "LOSSES", "Piece", "PiecewiseLinear"]
+__all__ = ["ACTIVATIONS", "LOSSES", "Piece", "PiecewiseLinear", "ScaledTanh"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,37 @@ class PiecewiseLinear:
         return out
 
 
+@dataclass(frozen=True)
+class ScaledTanh:
+    """A smooth sigmoid ``h(z) = offset + scale * tanh(rate * z)``.
+
+    ``tanh`` is ``(0, 1, 1)``; the logistic function ``1 / (1 + exp(-z))`` is
+    ``(1/2, 1/2, 1/2)``.  The affine form lets one eq. (7) solver, written for
+    ``tanh``, serve the whole family: with ``w = rate * z`` the entrywise
+    problem ``gamma (a - h(z))^2 + beta (z - m)^2`` becomes
+    ``gamma scale^2 (a' - tanh w)^2 + beta / rate^2 (w - rate m)^2`` with
+    ``a' = (a - offset) / scale``.
+
+    Parameters
+    ----------
+    name : str
+        The name used by the estimators' ``activation`` parameter.
+    offset, scale, rate : float
+    fast : callable
+        The forward map, entrywise, keeping the dtype.
+    """
+
+    name: str
+    offset: float
+    scale: float
+    rate: float
+    fast: object
+
+    def __call__(self, z):
+        """Apply ``h`` entrywise; returns a new array of ``z``'s dtype."""
+        return self.fast(z)
+
+
 _INF = np.inf
 
 ACTIVATIONS = {
@@ -93,6 +133,9 @@ ACTIVATIONS = {
     "leaky_relu": PiecewiseLinear(
         "leaky_relu", (Piece(-_INF, 0.0, 0.01, 0.0), Piece(0.0, _INF, 1.0, 0.0))
     ),
+    # Smooth activations, with scikit-learn MLP's names.
+    "tanh": ScaledTanh("tanh", 0.0, 1.0, 1.0, np.tanh),
+    "logistic": ScaledTanh("logistic", 0.5, 0.5, 0.5, scipy.special.expit),
 }
 
 

@@ -17,10 +17,14 @@ _COMMON_PARAMS = """
         The ith element is the number of neurons in the ith hidden layer.
         An empty tuple gives a linear model.
 
-    activation : {"relu", "hard_sigmoid", "hard_tanh", "leaky_relu", "identity"}, \
-default="relu"
-        Hidden-layer activation.  All are piecewise linear, so the
-        pre-activation update (paper eq. (7)) is solved exactly.
+    activation : {"relu", "hard_sigmoid", "hard_tanh", "leaky_relu", "identity", \
+"tanh", "logistic"}, default="relu"
+        Hidden-layer activation.  The pre-activation update (paper eq. (7))
+        is solved exactly for all: in closed form for the piecewise-linear
+        ones, to machine precision (the global minimiser of a 1-D problem
+        with up to two local minima, 40 to 170 times the cost of the ReLU
+        step) for the smooth ``"tanh"`` and ``"logistic"``, as
+        :class:`~sklearn.neural_network.MLPClassifier` names them.
         ``"hard_sigmoid"`` is the paper's ``h_sig``.
 
     solver : {"admm", "plain", "paper"}, default="admm"

@@ -390,7 +390,7 @@ def admm_fit(
     Y : ndarray of shape (n_local, n_outputs)
         Targets: 0/1 indicators for the hinge loss, values for the squared loss.
     hidden_layer_sizes : tuple of int
-    activation : PiecewiseLinear
+    activation : PiecewiseLinear or ScaledTanh
     loss : {"hinge", "squared"}
     options : SolverOptions
     backend : Backend

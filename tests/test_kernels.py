@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import scipy.optimize
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -44,6 +45,162 @@ def test_preactivation_update_is_global_minimiser(name, a, m, beta, gamma):
     # next to z is within the grid's resolution of it
     assert value <= best + 1e-9 * (1 + abs(best))
     assert np.isfinite(z)
+
+
+# ---- smooth activations (tanh, logistic): eq. (7) has up to two local minima -----
+
+SMOOTH = ["tanh", "logistic"]
+
+
+def _smooth_derivatives(name, z):
+    """``h(z), h'(z), h''(z)`` for the reference solver, written independently of skadmm."""
+    if name == "tanh":
+        h = np.tanh(z)
+        d = 1.0 - h * h
+        return h, d, -2.0 * h * d
+    h = 0.5 * (1.0 + np.tanh(0.5 * z))
+    d = h * (1.0 - h)
+    return h, d, d * (1.0 - 2.0 * h)
+
+
+def _reference_minimum(name, a, m, beta, gamma, n_grid=200_001):
+    """The global minimum of gamma (a - h(z))^2 + beta (z - m)^2, by brute force.
+
+    Every stationary point satisfies ``|z - m| = (gamma / beta) |h'(z)| |a - h(z)|
+    <= R = (gamma / beta) max|h'| (|a| + max|h|)``, so the minimiser lies in
+    ``[m - R, m + R]``.  A dense grid over it locates every basin; each grid local
+    minimum is refined by bounded Brent on its two neighbouring cells, then by
+    Newton steps (kept only while they lower the objective).
+    """
+
+    def objective(z):
+        return gamma * (a - _smooth_derivatives(name, z)[0]) ** 2 + beta * (z - m) ** 2
+
+    slope_max = 1.0 if name == "tanh" else 0.25
+    R = (gamma / beta) * slope_max * (abs(a) + 1.0) * (1 + 1e-9) + 1e-9 * (1 + abs(m))
+    grid = np.linspace(m - R, m + R, n_grid)
+    f = objective(grid)
+    local = np.flatnonzero(
+        (f <= np.r_[np.inf, f[:-1]]) & (f <= np.r_[f[1:], np.inf])
+    )
+    best_z, best_f = grid[np.argmin(f)], f.min()
+    for i in local[np.argsort(f[local])[:20]]:
+        lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, n_grid - 1)]
+        res = scipy.optimize.minimize_scalar(
+            objective, bounds=(lo, hi), method="bounded", options={"xatol": 1e-14}
+        )
+        z, fz = res.x, objective(res.x)
+        for _ in range(30):
+            h, d, dd = _smooth_derivatives(name, z)
+            g1 = -2 * gamma * d * (a - h) + 2 * beta * (z - m)
+            g2 = 2 * gamma * (d * d - dd * (a - h)) + 2 * beta
+            if g2 <= 0:
+                break
+            zn = min(max(z - g1 / g2, lo), hi)
+            fn = objective(zn)
+            if not fn < fz:
+                break
+            z, fz = zn, fn
+        if fz < best_f:
+            best_z, best_f = z, fz
+    return best_z, best_f, objective
+
+
+def _assert_global_minimiser(name, a, m, beta, gamma):
+    A, M = np.array([[a]]), np.array([[m]])
+    _readonly(A, M)
+    z = K.preactivation_update(A, M, ACTIVATIONS[name], beta, gamma)[0, 0]
+    assert np.isfinite(z)
+    _, best, objective = _reference_minimum(name, a, m, beta, gamma)
+    value = objective(z)
+    assert value <= best + 1e-10 * (1.0 + abs(best)), (z, value, best)
+
+
+@pytest.mark.parametrize("name", SMOOTH)
+@settings(max_examples=200, deadline=None)
+@given(
+    a=st.floats(-12, 12, allow_nan=False, allow_infinity=False),
+    m=st.floats(-60, 60, allow_nan=False, allow_infinity=False),
+    log_beta=st.floats(-2, 2),
+    log_gamma=st.floats(-2, 2),
+)
+def test_smooth_preactivation_is_global_minimiser(name, a, m, log_beta, log_gamma):
+    """Paper eq. (7) for tanh / logistic: the returned z is the global minimiser of
+    gamma (a - h(z))^2 + beta (z - m)^2, to 1e-10 in the objective (float64), over
+    gamma / beta from 1e-4 to 1e4 (where two local minima are common)."""
+    _assert_global_minimiser(name, a, m, 10.0**log_beta, 10.0**log_gamma)
+
+
+@pytest.mark.parametrize("name", SMOOTH)
+@pytest.mark.parametrize("ratio", [1e-3, 1.0, 1e3])
+@pytest.mark.parametrize(
+    "a, m",
+    [
+        (0.5, 1e9),  # very large |m|: tanh saturated
+        (0.5, -1e6),
+        (-0.7, 1e3),
+        (5.0, -3.0),  # a above h's range
+        (-40.0, 2.0),  # a far below it
+        (1.0, -2.0),  # a on the edge of the range: tanh's sup, logistic's
+        (0.0, 2.0),  # logistic's inf, tanh's centre
+        (-1.0, 0.0),
+        (1e3, 0.0),
+    ],
+)
+def test_smooth_preactivation_table_edges(name, ratio, a, m):
+    """The edges a lookup table would have: very large |m|, a outside h's range,
+    gamma / beta at 1e-3 and 1e3 (both ways round: gamma or beta moved)."""
+    for beta, gamma in ((1.0, ratio), (1.0 / ratio, 1.0)):
+        _assert_global_minimiser(name, a, m, beta, gamma)
+
+
+@pytest.mark.parametrize("name", SMOOTH)
+def test_smooth_preactivation_finds_the_other_basin(name):
+    """A case with two local minima where the global one is not the nearer to m:
+    the kernel must pick the lower, not the first found."""
+    # minima near 3.02 and -0.48 (tanh), 5.04 and -0.37 (logistic): the far one wins
+    if name == "tanh":
+        a, m, gamma, far = -0.9, 3.2, 10.0, -0.4755
+    else:
+        a, m, gamma, far = 0.25, 5.8, 160.0, -0.3665
+    _, best, objective = _reference_minimum(name, a, m, 1.0, gamma)
+    grid = np.linspace(-10, 10, 200_001)
+    f = objective(grid)
+    assert np.sum((f[1:-1] < f[:-2]) & (f[1:-1] < f[2:])) == 2
+    z = K.preactivation_update(np.array([a]), np.array([m]), ACTIVATIONS[name], 1.0, gamma)[0]
+    assert z == pytest.approx(far, abs=1e-3)
+    _assert_global_minimiser(name, a, m, 1.0, gamma)
+
+
+@pytest.mark.parametrize("name", SMOOTH)
+def test_smooth_preactivation_is_entrywise_float32_and_pure(name):
+    """A whole array at once equals the entries one by one; float32 in, float32 out
+    (the float64 result rounded); read-only inputs; out= gets the same values."""
+    rng = np.random.default_rng(7)
+    a = rng.uniform(-2, 2, (40, 30))
+    m = rng.normal(0, 4, (40, 30))
+    _readonly(a, m)
+    h = ACTIVATIONS[name]
+    z = K.preactivation_update(a, m, h, 1.0, 10.0)
+    assert z.shape == a.shape and z.dtype == np.float64
+    for i, j in [(0, 0), (3, 7), (39, 29), (20, 11)]:
+        cell = (slice(i, i + 1), slice(j, j + 1))
+        one = K.preactivation_update(a[cell], m[cell], h, 1.0, 10.0)
+        assert one[0, 0] == z[i, j]
+    a32, m32 = a.astype(np.float32), m.astype(np.float32)
+    _readonly(a32, m32)
+    z32 = K.preactivation_update(a32, m32, h, 1.0, 10.0)
+    assert z32.dtype == np.float32
+    ref = K.preactivation_update(a32.astype(float), m32.astype(float), h, 1.0, 10.0)
+    np.testing.assert_array_equal(z32, ref.astype(np.float32))
+    out = np.empty_like(m32)
+    assert K.preactivation_update(a32, m32, h, 1.0, 10.0, out=out) is out
+    np.testing.assert_array_equal(out, z32)
+    # larger than one of the kernel's cache blocks: a slice across a block edge
+    big_a, big_m = rng.uniform(-2, 2, (50, 1000)), rng.normal(0, 4, (50, 1000))
+    big = K.preactivation_update(big_a, big_m, h, 1.0, 10.0)
+    part = K.preactivation_update(big_a[15:18], big_m[15:18], h, 1.0, 10.0)
+    np.testing.assert_array_equal(part, big[15:18])
 
 
 @settings(max_examples=100, deadline=None)
@@ -216,7 +373,7 @@ def test_forward_matches_manual_network():
     np.testing.assert_allclose(K.forward(X, coefs, intercepts, ACTIVATIONS["relu"]), expected)
 
 
-@pytest.mark.parametrize("name", ["relu", "hard_tanh"])
+@pytest.mark.parametrize("name", ["relu", "hard_tanh", "tanh", "logistic"])
 def test_out_argument_writes_only_the_output(name):
     """``out=`` (the solver's own state) gets the same values; the inputs are untouched."""
     rng = np.random.default_rng(6)

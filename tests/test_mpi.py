@@ -92,6 +92,19 @@ def test_matches_serial_gold_fit_of_concatenated_rows(Est, solver, higgs):
     assert dist.score(X[rows], y[rows]) == score
 
 
+@pytest.mark.parametrize("solver", ["admm", "paper"])
+def test_tanh_matches_serial_gold_fit(solver, higgs):
+    """The smooth activation's iterative eq. (7) kernel is entrywise: the distributed
+    fit equals the serial one on the concatenated rows, as for ReLU."""
+    X, y = higgs
+    params = {**PARAMS, "max_iter": ITERS[solver], "activation": "tanh"}
+    gold = _fit(ADMMClassifier(solver=solver, **params), X, y)
+    rows = _mine(len(y))
+    dist = _fit(ADMMClassifier(backend="mpi", solver=solver, **params), X[rows], y[rows])
+    _assert_same_fit(dist, gold, solver)
+    assert _same_on_every_rank(np.concatenate([w.ravel() for w in dist.coefs_]))
+
+
 @pytest.mark.parametrize("Est", [ADMMClassifier, ADMMRegressor])
 def test_default_solver_makes_the_same_choices_over_a_longer_fit(Est, higgs):
     """12 iterations of the default solver: the rounding differences grow (see RTOL) but
