@@ -27,7 +27,7 @@ With scikit-learn < 1.9 (no :mod:`sklearn.callback`) all of this is inert.
 import warnings
 from contextlib import contextmanager
 
-from ._compat import HAS_CALLBACKS, CallbackSupportMixin, ProgressBar
+from ._compat import HAS_CALLBACKS, CallbackSupportMixin, ProgressBar, ScoringMonitor, _BaseScorer
 
 __all__ = ["CALLBACK_STATE", "CallbackMixin", "fit_tasks"]
 
@@ -95,16 +95,17 @@ class _FitTasks:
         self._open = None  # (name, context) of the subtask running
         self._data = {}
         if backend.distributed and backend.size > 1:
-            local = [cb for cb in callbacks if getattr(cb, "_scoring", None) is not None]
-            if any(type(cb).__name__ == "ScoringMonitor" for cb in local):
-                warnings.warn(
-                    f"backend='mpi': a ScoringMonitor with a scoring other than None scores "
-                    f"this rank's rows only (rank {backend.rank} logs its own value). "
-                    "ScoringMonitor(scoring=None) logs the estimator's score, which is the "
-                    "accuracy (R^2 for regression) over all ranks' rows.",
-                    UserWarning,
-                    stacklevel=4,
-                )
+            for cb in callbacks:
+                if isinstance(cb, ScoringMonitor) and _scores_locally(cb._scoring):
+                    warnings.warn(
+                        f"backend='mpi': ScoringMonitor(scoring={cb._scoring!r}) computes its "
+                        f"metric on this rank's rows only: rank {backend.rank} logs its own "
+                        "value.  For the score over all ranks' rows, use the estimator's "
+                        "score, which is collective: ScoringMonitor(scoring={'score': "
+                        "lambda est, X, y: est.score(X, y)}).",
+                        UserWarning,
+                        stacklevel=5,
+                    )
 
     # ---- agreement between ranks -------------------------------------------------
     def summary(self):
@@ -118,8 +119,8 @@ class _FitTasks:
             raise ValueError(
                 f"backend='mpi': ranks disagree on the callbacks set with set_callbacks: "
                 f"{names}. Set the same callbacks on every rank (a ProgressBar may be set "
-                "on rank 0 only): a ScoringMonitor with scoring=None calls the estimator's "
-                "score, which is collective."
+                "on rank 0 only): a callback that calls the estimator's score (collective "
+                "under MPI) on some ranks only would leave the others waiting."
             )
         # a rank without callbacks still takes part in the per-iteration agreement
         self.active = any(s["callbacks active"] for s in summaries)
@@ -201,6 +202,19 @@ class _FitTasks:
                     raise error
                 raise RuntimeError(f"backend='mpi': a callback failed on rank {rank}: {message}")
         return any(vote for vote, _ in votes)
+
+
+def _scores_locally(scoring):
+    """Whether a ScoringMonitor's scoring has scikit-learn scorers (metrics of ``predict``).
+
+    Those compute the metric on the rows they are given, under MPI one rank's;
+    plain callables are the user's (``est.score`` is collective and global).
+    """
+    if isinstance(scoring, dict):
+        scoring = list(scoring.values())
+    if not isinstance(scoring, (list, tuple)):
+        scoring = [scoring]
+    return any(isinstance(s, (str, _BaseScorer)) for s in scoring)
 
 
 def _draws(callback):

@@ -6,17 +6,18 @@ have no ``set_callbacks`` and everything else works as before.
 """
 
 from sklearn.base import _fit_context
+from sklearn.metrics._scorer import _BaseScorer
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 try:
-    from sklearn.callback import CallbackSupportMixin, ProgressBar
+    from sklearn.callback import CallbackSupportMixin, ProgressBar, ScoringMonitor
 except ImportError:  # scikit-learn < 1.9
 
     class CallbackSupportMixin:
         """Stand-in for ``sklearn.callback.CallbackSupportMixin`` (scikit-learn < 1.9)."""
 
-    ProgressBar = None
+    ProgressBar = ScoringMonitor = None
 
 HAS_CALLBACKS = ProgressBar is not None
 
@@ -25,7 +26,9 @@ __all__ = [
     "CallbackSupportMixin",
     "Interval",
     "ProgressBar",
+    "ScoringMonitor",
     "StrOptions",
+    "_BaseScorer",
     "_check_sample_weight",
     "_fit_context",
     "validate_data",
