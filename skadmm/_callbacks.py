@@ -68,7 +68,7 @@ def fit_tasks(estimator, backend):
         return
     own = vars(estimator).get("_skl_callbacks")
     if own and backend.distributed and not backend.is_root:
-        kept = [cb for cb in own if not isinstance(cb, ProgressBar)]
+        kept = [cb for cb in own if not _draws(cb)]
         if kept:
             estimator._skl_callbacks = kept
         else:
@@ -222,7 +222,7 @@ def _draws(callback):
 
 
 def _snapshot(coefs, intercepts, n_iter):
-    """Fitted attributes of the network with these weights (copies: the solver updates in place)."""
+    """Fitted attributes of the network with these weights (copies: the solver goes on updating its own)."""
     coefs = [w.copy() for w in coefs]
     return {
         "coefs_": coefs,
