@@ -181,6 +181,17 @@ def test_scoring_monitor_on_admm_in_a_pipeline_in_a_grid_search(higgs):
     assert sum(row["parent_task_id_path"] == refit_root for row in iterations) == n_refit
 
 
+def test_scoring_monitor_reports_from_joblib_worker_processes(higgs):
+    # the unfitted clones travel pickled with their callbacks (fitted models drop them)
+    X, y = higgs
+    monitor = ScoringMonitor(scoring="accuracy")
+    pipe = make_pipeline(StandardScaler(), ADMMClassifier(**SMALL).set_callbacks(monitor))
+    grid = GridSearchCV(pipe, {"admmclassifier__beta": [0.5, 1.0]}, cv=2, n_jobs=2)
+    _fit(grid, X, y)
+    iterations = [row for row in monitor.get_logs().data if row["task_name"] == "iteration"]
+    assert len({row["parent_task_id_path"] for row in iterations}) == 5
+
+
 def test_progress_bar_on_grid_search_over_a_pipeline_reaches_admm(higgs, capsys):
     pytest.importorskip("rich")
     X, y = higgs
