@@ -26,6 +26,7 @@ With scikit-learn < 1.9 (no :mod:`sklearn.callback`) all of this is inert.
 
 import warnings
 from contextlib import contextmanager
+from functools import partial
 
 from ._compat import HAS_CALLBACKS, CallbackSupportMixin, ProgressBar, ScoringMonitor, _BaseScorer
 
@@ -147,7 +148,8 @@ class _FitTasks:
             return callback
 
         def end_iteration(iteration, info):
-            stop = self._end_open(lambda: _snapshot(info["coefs"], info["intercepts"], iteration))
+            attributes = partial(_snapshot, info["coefs"], info["intercepts"], iteration)
+            stop = self._end(self._take_open(), attributes)
             if callback is not None and callback(iteration, info):
                 stop = True
             return stop
@@ -164,11 +166,10 @@ class _FitTasks:
         if self._ctx is None:
             return
         if self._open is not None and self._open[0] == "readout":
-            self._end_open(lambda: _snapshot(result.coefs, result.intercepts, result.n_iter))
+            attributes = partial(_snapshot, result.coefs, result.intercepts, result.n_iter)
+            self._end(self._take_open(), attributes)
         self._close()
-        self._ctx.call_on_fit_task_end(
-            estimator=self._est, reconstruction_attributes={}, **self._data
-        )
+        self._end(self._ctx, {})
 
     def _close(self):
         """End a task that did not finish (interrupted), with no data, as scikit-learn does."""
@@ -176,24 +177,30 @@ class _FitTasks:
             self._open[1].call_on_fit_task_end(estimator=self._est)
             self._open = None
 
-    def _end_open(self, attributes):
-        """End the running task; returns whether a callback (on any rank) asks to stop.
-
-        ``attributes()`` gives the reconstruction attributes; it runs only if a
-        callback asks for a ``fitted_estimator``, while the hooks run.
-        """
+    def _take_open(self):
         _, ctx = self._open
         self._open = None
+        return ctx
+
+    def _end(self, ctx, attributes):
+        """End the task of ``ctx``; returns whether a callback (on any rank) asks to stop.
+
+        ``attributes`` (or what the callable returns) are the reconstruction
+        attributes; the callable runs only if a callback asks for a
+        ``fitted_estimator``, while the hooks run.  Under a distributed
+        backend, the ranks then agree on stopping and on errors.
+        """
+        agree = self._backend.distributed and self.active
         error = None
         try:
             stop = ctx.call_on_fit_task_end(
                 estimator=self._est, reconstruction_attributes=attributes, **self._data
             )
         except Exception as exc:
-            if not self._backend.distributed:
+            if not agree:
                 raise
             stop, error = False, exc
-        if not self._backend.distributed:
+        if not agree:
             return bool(stop)
         votes = self._backend.allgather((bool(stop), None if error is None else repr(error)))
         for rank, (_, message) in enumerate(votes):
@@ -222,7 +229,7 @@ def _draws(callback):
 
 
 def _snapshot(coefs, intercepts, n_iter):
-    """Fitted attributes of the network with these weights (copies: the solver goes on updating its own)."""
+    """Fitted attributes of the network with these weights (copies: the solver's change)."""
     coefs = [w.copy() for w in coefs]
     return {
         "coefs_": coefs,

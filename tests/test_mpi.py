@@ -261,8 +261,12 @@ class _StopWhen:
 
 
 class _FailOn(_StopWhen):
+    """Raises at iteration ``at`` on ``rank`` only."""
+
     def on_fit_task_end(self, estimator, context):
-        if RANK == self.rank and context.task_name == "iteration" and context.task_id == 1:
+        if RANK == self.rank and context.task_name == "iteration" and (
+            context.task_id + 1 == self.at
+        ):
             raise RuntimeError("boom")
 
 
@@ -314,7 +318,7 @@ def test_callback_error_on_one_rank_is_an_error_on_every_rank(higgs):
     _callback_api()
     X, y = higgs
     rows = _mine(len(y))
-    clf = ADMMClassifier(backend="mpi", **LONGER).set_callbacks(_FailOn(0, SIZE - 1))
+    clf = ADMMClassifier(backend="mpi", **LONGER).set_callbacks(_FailOn(at=2, rank=SIZE - 1))
     expected = "boom" if RANK == SIZE - 1 else f"callback failed on rank {SIZE - 1}"
     with pytest.raises(RuntimeError, match=expected):
         clf.fit(X[rows], y[rows])
