@@ -14,6 +14,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._activations import ACTIVATIONS
+from ._callbacks import CALLBACK_STATE, CallbackMixin, fit_tasks
 from ._compat import Interval, StrOptions, _check_sample_weight, _fit_context, validate_data
 from ._kernels import forward
 from ._solver import SolverOptions, admm_fit
@@ -47,7 +48,7 @@ def _can_split(n_rows, n_classes, fraction):
     return n_val >= n_classes and n_rows - n_val >= n_classes
 
 
-class BaseADMM(BaseEstimator, ABC):
+class BaseADMM(CallbackMixin, BaseEstimator, ABC):
     """Base class of the ADMM-trained networks.  Use the derived classes."""
 
     # the notebook (HTML) representation links to skadmm's API pages
@@ -180,15 +181,17 @@ class BaseADMM(BaseEstimator, ABC):
         backend = get_backend(self.backend, self.n_jobs)
         snapshot = dict(vars(self))
         try:
-            with backend:
-                return self._fit(X, y, sample_weight, hidden, backend)
+            with backend, fit_tasks(self, backend) as tasks:
+                return self._fit(X, y, sample_weight, hidden, backend, tasks)
         except BaseException:
             # a failed fit leaves the previously fitted model exactly as it was
+            # (but for the callbacks' state, which scikit-learn tears down after fit)
+            kept = {k: v for k, v in vars(self).items() if k in CALLBACK_STATE}
             vars(self).clear()
-            vars(self).update(snapshot)
+            vars(self).update(snapshot, **kept)
             raise
 
-    def _fit(self, X, y, sample_weight, hidden, backend):
+    def _fit(self, X, y, sample_weight, hidden, backend, tasks):
         first_pass = not (self.warm_start and hasattr(self, "coefs_"))
         # 1. Local checks only (no communication), so that under MPI a bad
         #    input on one rank becomes the same error on every rank below
@@ -223,6 +226,7 @@ class BaseADMM(BaseEstimator, ABC):
                 "classes": local_classes,
                 "sw_total": float(sample_weight.sum()),
                 "weighted": bool(np.any(sample_weight != 1.0)),
+                **tasks.summary(),
             }
         except Exception as exc:
             if not backend.distributed:
@@ -246,6 +250,7 @@ class BaseADMM(BaseEstimator, ABC):
                     f"backend='mpi': ranks disagree on {key}: {detail}. Every rank must "
                     "call fit with the same columns, dtype and parameters."
                 )
+        tasks.check_ranks(summaries)
         if sum(s["n"] for s in summaries) < 1:
             raise ValueError("Found array with 0 sample(s) on every rank; at least 1 is required.")
         if not sum(s["sw_total"] for s in summaries) > 0:
@@ -257,6 +262,7 @@ class BaseADMM(BaseEstimator, ABC):
         if summaries[0]["classes"] is not None:
             classes = np.unique(np.concatenate([s["classes"] for s in summaries]))
         Y = self._encode_targets(y, classes, first_pass)
+        tasks.begin_fit(X, y, None if uniform else sample_weight)
         self._warn_on_feature_scale(X)
 
         validation = None
@@ -316,8 +322,9 @@ class BaseADMM(BaseEstimator, ABC):
             sample_weight=None if uniform else sample_weight,
             init_coefs=init,
             validation=validation,
-            callback=self.callback,
+            callback=tasks.wrap(self.callback),
             verbose=bool(self.verbose),
+            task_hook=tasks.task_hook,
         )
         # Only now, with a finished result, is any fitted attribute written:
         # a failed fit leaves a previously fitted model untouched.
@@ -353,6 +360,7 @@ class BaseADMM(BaseEstimator, ABC):
                 ConvergenceWarning,
                 stacklevel=3,
             )
+        tasks.end_fit(result)
         return self
 
     def _warn_on_feature_scale(self, X):

@@ -138,7 +138,10 @@ _COMMON_PARAMS = """
         ``callback(iteration, info)`` is called after every iteration with a
         dict of diagnostics (``loss``, ``objective``, ``residuals``,
         ``validation_score``, ``elapsed``, ``coefs``, ``intercepts``);
-        returning True stops the fit.
+        returning True stops the fit.  With scikit-learn >= 1.9,
+        ``set_callbacks`` also takes scikit-learn's callbacks
+        (:mod:`sklearn.callback`: progress bars, score monitors), for which
+        every iteration is a subtask of ``fit``; both work together.
 """
 
 _COMMON_ATTRS = """

@@ -380,6 +380,7 @@ def admm_fit(
     validation=None,
     callback=None,
     verbose=False,
+    task_hook=None,
 ):
     """Train a feed-forward network by ADMM / Bregman iteration (paper Algorithm 1).
 
@@ -416,6 +417,10 @@ def admm_fit(
         dict of the current diagnostics.  Returning True stops the fit.
     verbose : bool
         Print one line per iteration on rank 0.
+    task_hook : callable, default=None
+        ``task_hook(name)`` as a task begins: ``"iteration"`` at the top of
+        every iteration (it ends with ``callback``), ``"readout"`` before the
+        readout refit (scikit-learn's callback tasks, :mod:`skadmm._callbacks`).
 
     Returns
     -------
@@ -510,6 +515,8 @@ def admm_fit(
 
     try:
         for it in range(1, options.max_iter + 1):
+            if task_hook is not None:
+                task_hook("iteration")
             bytes_before = backend.bytes_reduced
             # the warm-up delays the multiplier; the search has none
             warm = search is None and it <= options.n_warmup_iter
@@ -769,6 +776,8 @@ def admm_fit(
         result.best_validation_score = best[0]
         W, c = best[1], best[2]
     if log_output is not None:
+        if task_hook is not None:
+            task_hook("readout")
         # the iterates' state is not needed any more: a_{L-1}'s storage takes
         # the features of the returned hidden layers
         held_out = validation[2] if validation is not None and len(validation) > 2 else None
@@ -788,6 +797,8 @@ def admm_fit(
             final = backend.allreduce(np.asarray(validation[0](W, c), dtype=np.float64))
             result.best_validation_score = float(validation[1](final))
     elif options.readout_iter and L >= 2 and n_iter > 0:
+        if task_hook is not None:
+            task_hook("readout")
         W, c, result.readout_n_iter = _refit_readout(
             st, W, c, blocks, backend, activation, loss, options, seed
         )

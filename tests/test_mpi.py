@@ -272,3 +272,128 @@ def test_log_loss_output_layer_is_the_same_on_every_rank(higgs):
     prior = y.mean()
     constant = -(prior * np.log(prior) + (1 - prior) * np.log1p(-prior))
     assert ours < constant
+
+
+# ---- scikit-learn's callbacks (sklearn.callback) --------------------------------
+def _callback_api():
+    return pytest.importorskip("sklearn.callback")
+
+
+def _global_score(est, X, y):
+    return est.score(X, y)  # collective under MPI
+
+
+class _StopWhen:
+    """Asks to stop at iteration ``at`` on ``rank`` only (a rank-dependent decision)."""
+
+    def __init__(self, at, rank):
+        self.at, self.rank = at, rank
+
+    def setup(self, estimator, context):
+        pass
+
+    def teardown(self, estimator, context):
+        pass
+
+    def on_fit_task_begin(self, estimator, context):
+        pass
+
+    def on_fit_task_end(self, estimator, context):
+        return RANK == self.rank and context.task_name == "iteration" and (
+            context.task_id + 1 == self.at
+        )
+
+
+class _FailOn(_StopWhen):
+    """Raises at iteration ``at`` on ``rank`` only."""
+
+    def on_fit_task_end(self, estimator, context):
+        if RANK == self.rank and context.task_name == "iteration" and (
+            context.task_id + 1 == self.at
+        ):
+            raise RuntimeError("boom")
+
+
+def test_callback_scoring_monitor_logs_the_global_score_on_every_rank(higgs):
+    cb = _callback_api()
+    X, y = higgs
+    rows = _mine(len(y))
+    params = {**LONGER, "solver": "plain", "early_stopping": False}
+    monitor = cb.ScoringMonitor(scoring={"accuracy": _global_score})
+    clf = _fit(ADMMClassifier(backend="mpi", **params).set_callbacks(monitor), X[rows], y[rows])
+    scores = [r["accuracy"] for r in monitor.get_logs().data if r["task_name"] == "iteration"]
+    assert len(scores) == clf.n_iter_ == params["max_iter"]
+    assert _same_on_every_rank(scores)
+    # the gold fit on the concatenated rows logs the same scores
+    gold = cb.ScoringMonitor(scoring="accuracy")
+    _fit(ADMMClassifier(**params).set_callbacks(gold), X, y)
+    expected = [r["accuracy"] for r in gold.get_logs().data if r["task_name"] == "iteration"]
+    np.testing.assert_allclose(scores, expected, atol=1.5 / len(y))
+
+
+def test_callback_named_scorer_says_it_scores_this_ranks_rows(higgs):
+    cb = _callback_api()
+    X, y = higgs
+    rows = _mine(len(y))
+    monitor = cb.ScoringMonitor(scoring="accuracy")
+    clf = ADMMClassifier(backend="mpi", **PARAMS).set_callbacks(monitor)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf.fit(X[rows], y[rows])
+    said = any("this rank's rows" in str(w.message) for w in caught)
+    assert said == (SIZE > 1)
+    scores = [r["accuracy"] for r in monitor.get_logs().data if r["task_name"] == "iteration"]
+    assert len(scores) == clf.n_iter_
+
+
+def test_callback_stop_on_one_rank_stops_every_rank(higgs):
+    cb = _callback_api()
+    X, y = higgs
+    rows = _mine(len(y))
+    stop = _StopWhen(at=3, rank=SIZE - 1)
+    monitor = cb.ScoringMonitor(scoring={"accuracy": _global_score})
+    clf = ADMMClassifier(backend="mpi", **LONGER).set_callbacks(stop, monitor)
+    clf.fit(X[rows], y[rows])
+    assert clf.n_iter_ == 3 and "callback" in clf.stop_reason_
+    assert _same_on_every_rank(clf.coefs_[0])
+
+
+def test_callback_error_on_one_rank_is_an_error_on_every_rank(higgs):
+    _callback_api()
+    X, y = higgs
+    rows = _mine(len(y))
+    clf = ADMMClassifier(backend="mpi", **LONGER).set_callbacks(_FailOn(at=2, rank=SIZE - 1))
+    expected = "boom" if RANK == SIZE - 1 else f"callback failed on rank {SIZE - 1}"
+    with pytest.raises(RuntimeError, match=expected):
+        clf.fit(X[rows], y[rows])
+    assert not hasattr(clf, "coefs_")
+    _fit(ADMMClassifier(backend="mpi", max_iter=2), X[rows], y[rows])  # still usable
+
+
+def test_callback_sets_must_match_across_ranks(higgs):
+    cb = _callback_api()
+    if SIZE == 1:
+        pytest.skip("needs two ranks to disagree")
+    X, y = higgs
+    rows = _mine(len(y))
+    clf = ADMMClassifier(backend="mpi", max_iter=2)
+    if RANK == 0:
+        clf.set_callbacks(cb.ScoringMonitor(scoring={"accuracy": _global_score}))
+    with pytest.raises(ValueError, match="ranks disagree on the callbacks"):
+        clf.fit(X[rows], y[rows])
+
+
+@pytest.mark.parametrize("on", ["every rank", "rank 0"])
+def test_callback_progress_bar_is_drawn_on_rank_zero_only(higgs, capsys, on):
+    cb = _callback_api()
+    pytest.importorskip("rich")
+    X, y = higgs
+    rows = _mine(len(y))
+    clf = ADMMClassifier(backend="mpi", **PARAMS)
+    if on == "every rank" or RANK == 0:
+        clf.set_callbacks(cb.ProgressBar())
+    _fit(clf, X[rows], y[rows])
+    out = capsys.readouterr().out
+    assert ("ADMMClassifier - fit" in out) == (RANK == 0)
+    if on == "every rank":
+        assert len(clf._skl_callbacks) == 1  # put back after the fit
