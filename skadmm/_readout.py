@@ -169,20 +169,22 @@ def fit_log_loss_readout(
     penalty[d] = 0.0
 
     def curvature_blocks():
-        """Each output's exact Hessian block ``[F 1]^T S diag(p_k (1 - p_k)) [F 1]`` (one
-        reduction): the block-diagonal part of the Hessian, the preconditioner."""
+        """The preconditioner's matrix ``[F 1]^T S diag(v) [F 1]`` with ``v`` the rows'
+        curvature ``p_k (1 - p_k)`` averaged over the outputs (one reduction, one
+        weighted Gram): for one output the exact Hessian (Newton's step, IRLS); for
+        the softmax, the mean of its diagonal blocks, which keeps what they share,
+        the weighting of the rows by how unsure the model is of them."""
 
         def fn(bi):
             rows = blocks[bi]
-            w = None if sw is None else sw[rows]
-            out = []
-            for k in range(n_out):
-                pk = P[rows, k].astype(np.float64)
-                weight = pk * (1.0 - pk) if w is None else pk * (1.0 - pk) * w
-                out.append(K.weight_statistics(F[rows], Y[rows][:, :0], weight)[0])
-            return out
+            p = P[rows].astype(np.float64)
+            v = np.mean(p * (1.0 - p), axis=1)
+            if sw is not None:
+                v *= sw[rows]
+            return K.weight_statistics(F[rows], Y[rows][:, :0], v)
 
-        return reduce(fn, [(d + 1, d + 1)] * n_out)
+        (H,) = reduce(fn, [(d + 1, d + 1)])
+        return [H]
 
     def evaluate(theta):
         """Objective and gradient at ``theta`` (one reduction); ``P`` is refreshed."""
@@ -285,6 +287,8 @@ def _preconditioner(hessian_blocks, alpha, gram):
             raise np.linalg.LinAlgError("the readout's preconditioner is not positive definite")
 
     def solve(r):
+        if len(factors) == 1:  # one matrix for every output
+            return scipy.linalg.cho_solve(factors[0], r, check_finite=False)
         out = np.empty_like(r)
         for k, factor in enumerate(factors):
             out[:, k] = scipy.linalg.cho_solve(factor, r[:, k], check_finite=False)
@@ -397,17 +401,20 @@ def fit_temperature(local_terms, backend, max_iter=50, tol=1e-10):
     return s
 
 
-def fit_readout_path(fit, validation_loss, alpha, total, theta0, shrink=4.0):
+def fit_readout_path(fit, validation_loss, alpha, total, theta0, tol=0.0, shrink=4.0):
     """The output layer's ridge chosen on held-out rows, along a decreasing path.
 
     Fits the output layer (``fit(ridge, theta_start)`` returns a
     :class:`ReadoutResult`) for the ridges ``total, total / shrink, ...``
     down to ``alpha``, each warm-started from the one before, and keeps the
-    one of least ``validation_loss(result)`` (the log-loss on rows the
+    one of least ``validation_loss(result)`` (the mean log-loss on rows the
     network was not trained on).  The path stops at the first ridge whose
-    validation loss is higher than its predecessor's: along a ridge path
-    the held-out loss falls while the fit gains signal and rises once it
-    fits the training rows' noise.  Every problem solved is better
+    validation loss is not lower than its predecessor's by more than
+    ``tol`` (the estimator's ``tol``, as scikit-learn's MLP applies it to
+    its loss): along a ridge path the held-out loss falls while the fit
+    gains signal and rises once it fits the training rows' noise, and the
+    small ridges at the end of a path that still gains are the
+    ill-conditioned, expensive ones.  Every problem solved is better
     conditioned than the user's ``alpha`` alone, where features that
     separate the training rows put the optimum far out (and make it
     overconfident).  ``total`` (the training rows' total weight) is a ridge
@@ -430,7 +437,7 @@ def fit_readout_path(fit, validation_loss, alpha, total, theta0, shrink=4.0):
         loss = float(validation_loss(res))
         if best is None or loss < best[0]:
             best = (loss, res, ridge)
-        if loss > previous or ridge <= alpha:
+        if loss > previous - tol or ridge <= alpha:
             break
         previous = loss
         theta = np.vstack([res.coef.astype(np.float64), res.intercept.astype(np.float64)])

@@ -483,7 +483,9 @@ def admm_fit(
     # the classifiers' output layer (readout="log-loss"), fitted once at the end
     log_output = None
     if options.readout == "log-loss":
-        log_output = _LogLossOutput(st, blocks, backend, activation, alpha, init_coefs)
+        log_output = _LogLossOutput(
+            st, blocks, backend, activation, alpha, options.tol, init_coefs
+        )
     last_good = None  # weights after the last complete iteration
     residuals, act_residuals = [], []
     best = None  # (score, coefs, intercepts)
@@ -833,9 +835,9 @@ class _LogLossOutput:
     alone: it is part of the search's objective, not the model.
     """
 
-    def __init__(self, st, blocks, backend, activation, alpha, init_coefs):
+    def __init__(self, st, blocks, backend, activation, alpha, tol, init_coefs):
         self.st, self.blocks, self.backend = st, blocks, backend
-        self.activation, self.alpha = activation, alpha
+        self.activation, self.alpha, self.tol = activation, alpha, tol
         self.theta = None
         if init_coefs is not None:
             self.theta = np.vstack(
@@ -865,14 +867,16 @@ class _LogLossOutput:
         self.backend.map_blocks(fill, range(len(self.blocks)))
         return into
 
-    def fit(self, W, c, into=None, held_out=None, budget=(100, 50)):
+    def fit(self, W, c, into=None, held_out=None):
         """Fit the output layer on the features of ``W[:-1]``; returns the model.
 
         With ``held_out`` (the validation rows' ``logits_fn``) the ridge is
         chosen on them (:func:`~skadmm._readout.fit_readout_path`), else it
-        is ``alpha``.  ``budget``: (Newton steps, CG iterations per step) at
-        most, per ridge.
+        is ``alpha``.  At most 100 Newton steps for ``alpha`` alone, 30 per
+        ridge of a path (its points need not be optima: the held-out loss
+        judges each), 50 conjugate-gradient iterations per step.
         """
+        budget = (100, 50) if held_out is None else (30, 50)
         st = self.st
         features = self.features(W, c, into)
         d = features.shape[1]
@@ -906,13 +910,17 @@ class _LogLossOutput:
         else:
 
             def validation_loss(res):
+                """Mean log-loss over every worker's validation rows."""
                 z, y, w = held_out(*model(res))
+                local = temperature_terms(z, y, 1.0, w)[0]
+                count = float(z.shape[0] if w is None else np.sum(w))
                 self.reductions += 1
-                return self.backend.allreduce(temperature_terms(z, y, 1.0, w))[0]
+                loss, weight = self.backend.allreduce(np.array([local, count]))
+                return loss / max(weight, np.finfo(float).tiny)
 
             total = float(gram[d, d])
             res, self.ridge, _ = fit_readout_path(
-                solve, validation_loss, self.alpha, total, self.theta
+                solve, validation_loss, self.alpha, total, self.theta, tol=self.tol
             )
         return model(res)
 
