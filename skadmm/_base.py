@@ -175,7 +175,11 @@ class BaseADMM(BaseEstimator, ABC):
         snapshot = dict(vars(self))
         try:
             with backend:
-                return self._fit(X, y, sample_weight, hidden, backend)
+                self._fit(X, y, sample_weight, hidden, backend)
+                # the last phase boundary: under MPI no rank returns a model
+                # while another failed (a failure anywhere raises on every rank)
+                backend.barrier()
+                return self
         except BaseException:
             # a failed fit leaves the previously fitted model exactly as it was
             vars(self).clear()

@@ -14,6 +14,7 @@ from threadpoolctl import threadpool_info
 from skadmm import ADMMClassifier, ADMMRegressor
 from skadmm._activations import ACTIVATIONS
 from skadmm._solver import SolverOptions, admm_fit, gaussian_rows
+from skadmm.backends._exact import DIGITS
 from skadmm.backends import (
     Backend,
     SerialBackend,
@@ -165,7 +166,8 @@ def test_bytes_reduced_per_iteration_are_flat_in_rows(higgs):
     assert counts[0] == counts[1]
     # per iteration: [a 1]^T z for layer 1 (X's Gram is reduced once, before the
     # loop), both sums for layer 2, and 2L + 2 scalars
-    assert counts[0][0] == 8 * (29 * 32 + 33 * 33 + 33 * 1 + 2 * 2 + 1 + 1)
+    # (8 bytes each for the top digit index and the DIGITS digits of every entry)
+    assert counts[0][0] == 8 * (1 + DIGITS) * (29 * 32 + 33 * 33 + 33 * 1 + 2 * 2 + 1 + 1)
 
 
 def test_mpi4py_is_not_imported_by_the_package():

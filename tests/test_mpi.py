@@ -15,6 +15,7 @@ from sklearn.preprocessing import StandardScaler
 
 from skadmm import ADMMClassifier, ADMMRegressor, config_context
 from skadmm.backends import partition
+from skadmm.backends._exact import DIGITS
 from skadmm.datasets import load_higgs
 
 MPI = pytest.importorskip("mpi4py.MPI")
@@ -214,7 +215,7 @@ def test_bytes_reduced_per_iteration_do_not_grow_with_rows(higgs):
     sizes = [28, 24, 12, 1]
     expected = sum((d + 1) * (d + 1) + (d + 1) * k for d, k in zip(sizes[:-1], sizes[1:]))
     expected -= (sizes[0] + 1) ** 2  # X's Gram matrix is reduced once, before the loop
-    assert per_iter[0][0] == 8 * (expected + 2 * 3 + 1 + 1)
+    assert per_iter[0][0] == 8 * (1 + DIGITS) * (expected + 2 * 3 + 1 + 1)
 
 
 def test_bad_input_on_one_rank_is_an_error_on_every_rank(higgs):
