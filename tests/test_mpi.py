@@ -24,6 +24,16 @@ COMM = MPI.COMM_WORLD
 RANK, SIZE = COMM.Get_rank(), COMM.Get_size()
 
 
+@pytest.fixture(autouse=True)
+def small_blocks(monkeypatch):
+    """Blocks and chunks of 64 rows, so that these small data sets spread over the ranks
+    (with the defaults a rank starts on a multiple of 4,096 rows: one rank would hold all)."""
+    import skadmm.backends._base as backends_base
+
+    monkeypatch.setattr(backends_base, "_BLOCK_BYTES", 2**12)
+    monkeypatch.setattr(backends_base, "CHUNK_ROWS", 64)
+
+
 @pytest.fixture(scope="module")
 def higgs():
     X, y = load_higgs(return_X_y=True)
@@ -229,3 +239,110 @@ def test_bad_input_on_one_rank_is_an_error_on_every_rank(higgs):
         ADMMClassifier(backend="mpi", max_iter=2).fit(Xr, y[rows])
     # and the communicator is still usable afterwards: a normal fit works
     _fit(ADMMClassifier(backend="mpi", max_iter=2), X[rows], y[rows])
+
+
+# ---- a failure on one rank, in every phase of fit ----------------------------------
+# The failing rank raises its own error; every other rank raises RankFailedError
+# naming it, within seconds.  A watchdog ends a hung rank (and so the run) after 60 s.
+FAULTY = min(1, SIZE - 1)
+
+
+@pytest.fixture
+def watchdog():
+    import faulthandler
+
+    faulthandler.dump_traceback_later(60, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
+
+
+def _fails_on_every_rank(fit, own, own_match):
+    import time
+
+    from skadmm import RankFailedError
+
+    start = time.perf_counter()
+    if RANK == FAULTY:
+        with pytest.raises(own, match=own_match):
+            fit()
+    else:
+        with pytest.raises(RankFailedError, match=rf"rank {FAULTY} failed: {own.__name__}"):
+            fit()
+    assert time.perf_counter() - start < 30
+    COMM.Barrier()  # every rank got out
+
+
+def _small(n, n_classes=2, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, 4)), np.arange(n) % n_classes
+
+
+def test_failure_in_the_validation_split_ends_every_rank(watchdog):
+    """The issue's reproduction: one rank holds 30 rows of 10 classes, the others 6,000;
+    with early stopping its stratified split is impossible."""
+    X, y = _small(30 if RANK == FAULTY else 6000, n_classes=10, seed=RANK)
+    clf = ADMMClassifier(hidden_layer_sizes=(4,), max_iter=3, early_stopping=True, backend="mpi")
+    _fails_on_every_rank(lambda: _fit(clf, X, y), ValueError, "test_size")
+
+
+def test_failure_in_the_memory_guard_ends_every_rank(watchdog, monkeypatch):
+    import skadmm._base as base
+
+    if RANK == FAULTY:
+        monkeypatch.setattr(base, "_available_memory", lambda: 10_000)
+    X, y = _small(600, seed=RANK)
+    clf = ADMMClassifier(hidden_layer_sizes=(8,), max_iter=3, backend="mpi")
+    _fails_on_every_rank(lambda: _fit(clf, X, y), MemoryError, "GiB")
+
+
+@pytest.mark.parametrize("solver", ["admm", "paper"])
+def test_failure_inside_an_iteration_ends_every_rank(watchdog, monkeypatch, solver):
+    """A kernel raises on one rank in the middle of the third iteration's block updates."""
+    import skadmm._solver as solver_module
+
+    original = solver_module.K.preactivation_update
+    calls = []
+
+    def faulty(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:
+            raise FloatingPointError("injected fault in preactivation_update")
+        return original(*args, **kwargs)
+
+    if RANK == FAULTY:
+        monkeypatch.setattr(solver_module.K, "preactivation_update", faulty)
+    X, y = _small(600, seed=RANK)
+    clf = ADMMClassifier(hidden_layer_sizes=(8,), max_iter=10, solver=solver, backend="mpi")
+    _fails_on_every_rank(lambda: _fit(clf, X, y), FloatingPointError, "injected")
+    assert not hasattr(clf, "coefs_")
+
+
+def test_failure_in_the_readout_ends_every_rank(watchdog, monkeypatch):
+    import skadmm._solver as solver_module
+
+    def faulty(*args, **kwargs):
+        raise ArithmeticError("injected fault in the readout")
+
+    if RANK == FAULTY:
+        monkeypatch.setattr(solver_module, "_refit_readout", faulty)
+    X, y = _small(600, seed=RANK)
+    clf = ADMMClassifier(hidden_layer_sizes=(8,), max_iter=3, backend="mpi")
+    _fails_on_every_rank(lambda: _fit(clf, X, y), ArithmeticError, "injected")
+
+
+def test_failure_after_the_last_collective_ends_every_rank(watchdog):
+    """A warning made an error on one rank only: it is raised after the solver's last
+    sum, where the other ranks would otherwise return a model."""
+    X, y = _small(600, seed=RANK)
+    clf = ADMMClassifier(hidden_layer_sizes=(8,), max_iter=2, backend="mpi")
+
+    def fit():
+        with warnings.catch_warnings():
+            warnings.simplefilter("error" if RANK == FAULTY else "ignore", ConvergenceWarning)
+            clf.fit(X, y)
+
+    _fails_on_every_rank(fit, ConvergenceWarning, "max_iter")
+    assert not hasattr(clf, "coefs_")
+    # and the next fit works on every rank
+    _fit(clf, X, y)
+    assert _same_on_every_rank(clf.coefs_[0])

@@ -245,6 +245,46 @@ def test_an_exception_on_one_rank_ends_every_rank_quickly(tmp_path):
     assert "rank 1 fails" in proc.stderr
 
 
+def test_a_rank_killed_mid_fit_ends_the_whole_run(tmp_path):
+    """SIGKILL of one rank in the middle of the iterations: mpiexec (MPICH's hydra) sees a
+    process die and ends the others, well within 60 s; the user sees its "BAD TERMINATION"
+    report naming the signal (docs/cluster.rst)."""
+    pytest.importorskip("mpi4py")
+    mpiexec = Path(sys.executable).parent / "mpiexec"
+    if not mpiexec.exists():
+        pytest.skip("no mpiexec next to this python")
+    script = tmp_path / "killed.py"
+    script.write_text(
+        textwrap.dedent("""
+        import os, signal
+        import numpy as np
+        from mpi4py import MPI
+        from skadmm import ADMMClassifier
+        rank = MPI.COMM_WORLD.Get_rank()
+        X = np.random.default_rng(rank).standard_normal((3000, 4))
+        y = np.arange(3000) % 2
+
+        def die(iteration, info):
+            if rank == 1 and iteration == 2:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        ADMMClassifier(backend="mpi", max_iter=100000, tol=0, callback=die).fit(X, y)
+        print("finished", flush=True)
+    """)
+    )
+    env = dict(os.environ, PATH=f"{mpiexec.parent}:{os.environ.get('PATH', '')}")
+    proc = subprocess.run(
+        [str(mpiexec), "-n", "3", sys.executable, "-m", "mpi4py", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert proc.returncode != 0
+    assert "finished" not in proc.stdout
+    assert "signal 9" in proc.stdout + proc.stderr or "Killed" in proc.stdout + proc.stderr
+
+
 # ---- fuzzing ------------------------------------------------------------------------
 DOCUMENTED_ERRORS = (ValueError,)  # DivergenceError is a ValueError
 

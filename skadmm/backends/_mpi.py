@@ -74,8 +74,9 @@ class MPIBackend(Backend):
         try:
             if exc is not None and not isinstance(exc, RankFailedError):
                 self._tell_the_others(exc)
-            self._notice.Cancel()  # a receive not yet matched, or a no-op
-            self._notice.Wait()
+            if self._notice:  # not yet matched (a matched one is MPI.REQUEST_NULL)
+                self._notice.Cancel()
+                self._notice.Wait()
             if exc is None:
                 self.comm.Free()
                 self._errors.Free()
