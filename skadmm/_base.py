@@ -253,7 +253,10 @@ class BaseADMM(BaseEstimator, ABC):
         uniform = not any(s["weighted"] for s in summaries)
         classes = None
         if summaries[0]["classes"] is not None:
-            classes = np.unique(np.concatenate([s["classes"] for s in summaries]))
+            # a rank without rows has no labels: its empty y (often float) must not
+            # change the dtype of the others' labels
+            held = [s["classes"] for s in summaries if s["n"]]
+            classes = np.unique(np.concatenate(held))
         Y = self._encode_targets(y, classes, first_pass)
         self._warn_on_feature_scale(X)
 
@@ -426,6 +429,10 @@ class BaseADMM(BaseEstimator, ABC):
             ensure_min_samples=0 if allow_empty else 1,
         )
         return forward(X, self.coefs_, self.intercepts_, ACTIVATIONS[self.activation])
+
+    def _distributed(self):
+        """Whether ``backend`` holds each process's own rows (its ``distributed`` flag)."""
+        return get_backend(self.backend, self.n_jobs).distributed
 
     def _reduce_score(self, sums):
         """The score from local sums: summed over all ranks under MPI (a collective)."""

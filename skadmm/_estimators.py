@@ -423,7 +423,7 @@ class ADMMClassifier(ClassifierMixin, BaseADMM):
         -------
         score : float
         """
-        raw = self._forward(X, allow_empty=self.backend == "mpi")
+        raw = self._forward(X, allow_empty=self._distributed())
         y = column_or_1d(y)
         if y.shape[0] != raw.shape[0]:
             raise ValueError(f"X has {raw.shape[0]} samples but y has {y.shape[0]}.")
@@ -593,7 +593,7 @@ class ADMMRegressor(RegressorMixin, BaseADMM):
         score : float
             Uniform average over outputs of the coefficient of determination.
         """
-        raw = self._forward(X, allow_empty=self.backend == "mpi")
+        raw = self._forward(X, allow_empty=self._distributed())
         Y = np.asarray(y, dtype=np.float64).reshape(raw.shape[0], -1)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, raw, dtype=np.float64)

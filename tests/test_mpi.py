@@ -346,3 +346,18 @@ def test_failure_after_the_last_collective_ends_every_rank(watchdog):
     # and the next fit works on every rank
     _fit(clf, X, y)
     assert _same_on_every_rank(clf.coefs_[0])
+
+
+@pytest.mark.parametrize("labels", [np.array(["a", "b", "c"]), np.array([3, 5, 7])])
+def test_classes_keep_their_dtype_when_a_rank_has_no_rows(labels):
+    """An empty y (here a float ``np.empty(0)``) on one rank must not turn the others'
+    string or integer labels into floats or other strings."""
+    rng = np.random.default_rng(0)
+    if SIZE > 1 and RANK == 0:
+        X, y = np.empty((0, 4)), np.empty(0)
+    else:
+        X, y = rng.standard_normal((90, 4)), labels[np.arange(90) % 3]
+    clf = _fit(ADMMClassifier(hidden_layer_sizes=(4,), max_iter=2, backend="mpi"), X, y)
+    assert clf.classes_.dtype == np.unique(labels).dtype
+    np.testing.assert_array_equal(clf.classes_, np.unique(labels))
+    assert _same_on_every_rank(clf.classes_)

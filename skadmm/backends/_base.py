@@ -218,7 +218,13 @@ class Backend(ABC):
         return arrays
 
     def _move_rows(self, chunk_rows, arrays):
-        raise NotImplementedError
+        """Distributed backends: exchange rows so each process starts on a chunk.
+
+        This default moves nothing: the sums stay exact and order-free, but a
+        process boundary inside a chunk splits that chunk's float64 sum, so
+        the model can then depend on the partition in the last bits.
+        """
+        return arrays
 
     def reduce_parts(self, parts, shape):
         """Sum the local arrays ``parts`` (of ``shape``) and over processes, exactly.
