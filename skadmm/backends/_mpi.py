@@ -4,6 +4,7 @@ mpi4py is imported only when this backend is used (importing it starts MPI).
 """
 
 import pickle
+import time
 
 import numpy as np
 
@@ -16,6 +17,8 @@ __all__ = ["MPIBackend"]
 _FAILED = 17
 #: Characters of a failing rank's message sent to the others.
 _MESSAGE_CHARS = 2000
+#: Seconds a collective may take to complete after a failure notice arrived.
+_GRACE = 1.0
 #: What a failed fit leaves in flight (notices sent, a collective that will
 #: never complete, and their buffers): kept alive until the process ends, so
 #: that MPI never writes into freed memory.
@@ -54,6 +57,7 @@ class MPIBackend(Backend):
         self._errors = None
         self._notice = None
         self._buffer = None
+        self._failure = None
 
     def __enter__(self):
         from mpi4py import MPI
@@ -65,6 +69,7 @@ class MPIBackend(Backend):
         self.rank = self.comm.Get_rank()
         self.size = self.comm.Get_size()
         self._buffer = bytearray(_MESSAGE_CHARS * 4 + 64)
+        self._failure = None
         self._notice = self._errors.Irecv(
             [self._buffer, MPI.BYTE], source=MPI.ANY_SOURCE, tag=_FAILED
         )
@@ -97,16 +102,29 @@ class MPIBackend(Backend):
                 _IN_FLIGHT.append((request, text))
 
     def _wait(self, request, *buffers):
-        """Wait for ``request``, or raise if another rank reports a failure first."""
-        status = self._MPI.Status()
-        index = self._MPI.Request.Waitany([request, self._notice], status)
-        if index == 1:
-            _IN_FLIGHT.append((request, buffers))
+        """Wait for ``request``, or raise if another rank reports a failure first.
+
+        A notice can arrive while this collective is still completing with the
+        failing rank's part in it (a rank that raises right after a collective,
+        such as the input check's consensus): the collective gets
+        :data:`_GRACE` seconds to finish, and then the failure is raised at the
+        next collective, which that rank will never join.
+        """
+        if self._failure is None:
+            status = self._MPI.Status()
+            index = self._MPI.Request.Waitany([request, self._notice], status)
+            if index == 0:
+                return
             n = status.Get_count(self._MPI.BYTE)
             message = bytes(self._buffer[:n]).decode("utf-8", "replace")
-            raise RankFailedError(
-                f"backend='mpi': rank {status.Get_source()} failed: {message}"
-            )
+            self._failure = f"backend='mpi': rank {status.Get_source()} failed: {message}"
+            deadline = time.monotonic() + _GRACE
+            while time.monotonic() < deadline:
+                if request.Test():
+                    return
+                time.sleep(1e-3)
+        _IN_FLIGHT.append((request, buffers))
+        raise RankFailedError(self._failure)
 
     # ---- collectives ---------------------------------------------------------
     def map_blocks(self, fn, blocks):
