@@ -14,7 +14,7 @@ from threadpoolctl import threadpool_info
 from skadmm import ADMMClassifier, ADMMRegressor
 from skadmm._activations import ACTIVATIONS
 from skadmm._solver import SolverOptions, admm_fit, gaussian_rows
-from skadmm.backends._exact import DIGITS
+from skadmm.backends._exact import BYTES_PER_ENTRY
 from skadmm.backends import (
     Backend,
     SerialBackend,
@@ -166,8 +166,8 @@ def test_bytes_reduced_per_iteration_are_flat_in_rows(higgs):
     assert counts[0] == counts[1]
     # per iteration: [a 1]^T z for layer 1 (X's Gram is reduced once, before the
     # loop), both sums for layer 2, and 2L + 2 scalars
-    # (8 bytes each for the top digit index and the DIGITS digits of every entry)
-    assert counts[0][0] == 8 * (1 + DIGITS) * (29 * 32 + 33 * 33 + 33 * 1 + 2 * 2 + 1 + 1)
+    # (BYTES_PER_ENTRY: the exact sums' top digit index and digits of every entry)
+    assert counts[0][0] == BYTES_PER_ENTRY * (29 * 32 + 33 * 33 + 33 * 1 + 2 * 2 + 1 + 1)
 
 
 def test_mpi4py_is_not_imported_by_the_package():
@@ -268,7 +268,7 @@ def test_joblib_fits_are_bitwise_those_of_serial(small_chunks, solver, hidden):
 
 def test_joblib_is_bitwise_serial_with_the_default_chunks():
     """No patched sizes: 40,000 rows of a 64-wide layer are 20 blocks of 2,048 rows, in
-    10 chunks of 4,096; 4 jobs cut them 3-3-2-2."""
+    5 chunks of 8,192; 4 jobs cut them 2-1-1-1."""
     X, y = invariance_data(40_000)
     kw = dict(hidden_layer_sizes=(64,), max_iter=30, tol=0, early_stopping=False, random_state=0)
     with warnings.catch_warnings():

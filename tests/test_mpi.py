@@ -15,7 +15,7 @@ from sklearn.preprocessing import StandardScaler
 
 from skadmm import ADMMClassifier, ADMMRegressor, config_context
 from skadmm.backends import partition
-from skadmm.backends._exact import DIGITS
+from skadmm.backends._exact import BYTES_PER_ENTRY
 from skadmm.datasets import load_higgs
 
 MPI = pytest.importorskip("mpi4py.MPI")
@@ -27,7 +27,7 @@ RANK, SIZE = COMM.Get_rank(), COMM.Get_size()
 @pytest.fixture(autouse=True)
 def small_blocks(monkeypatch):
     """Blocks and chunks of 64 rows, so that these small data sets spread over the ranks
-    (with the defaults a rank starts on a multiple of 4,096 rows: one rank would hold all)."""
+    (with the defaults a rank starts on a multiple of 8,192 rows: one rank would hold all)."""
     import skadmm.backends._base as backends_base
 
     monkeypatch.setattr(backends_base, "_BLOCK_BYTES", 2**12)
@@ -213,7 +213,7 @@ def test_bytes_reduced_per_iteration_do_not_grow_with_rows(higgs):
     sizes = [28, 24, 12, 1]
     expected = sum((d + 1) * (d + 1) + (d + 1) * k for d, k in zip(sizes[:-1], sizes[1:]))
     expected -= (sizes[0] + 1) ** 2  # X's Gram matrix is reduced once, before the loop
-    assert per_iter[0][0] == 8 * (1 + DIGITS) * (expected + 2 * 3 + 1 + 1)
+    assert per_iter[0][0] == BYTES_PER_ENTRY * (expected + 2 * 3 + 1 + 1)
 
 
 def test_bad_input_on_one_rank_is_an_error_on_every_rank(higgs):

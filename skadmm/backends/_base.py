@@ -15,7 +15,7 @@ from threadpoolctl import threadpool_limits
 
 from .._allocator import tune_allocator
 from .._config import get_config
-from ._exact import DIGITS, ExactSum
+from ._exact import BYTES_PER_ENTRY, ExactSum
 
 __all__ = [
     "BLOCK_ROWS",
@@ -57,7 +57,7 @@ _BLOCK_BYTES = 2**20
 #: ranks exchange rows so that each starts on a chunk), so every sum is the
 #: same whatever the partition.  Large enough that the exact additions cost
 #: little next to the chunk's products (measured in docs/backends.rst).
-CHUNK_ROWS = 4096
+CHUNK_ROWS = 8192
 
 
 def chunk_rows_for(block_rows):
@@ -232,16 +232,17 @@ class Backend(ABC):
         The result depends only on the multiset of every process's parts:
         not on their order, their grouping or the number of processes.
         """
-        acc = ExactSum(int(np.prod(shape, dtype=np.int64)))
-        for p in parts:
-            acc.add(p)
+        n = int(np.prod(shape, dtype=np.int64))
+        acc = ExactSum(n)
+        if len(parts):
+            acc.add_rows(np.reshape(parts, (len(parts), n)))
         return self._reduce_accumulator(acc).value().reshape(shape)
 
     def _reduce_accumulator(self, acc):
         """Combine the processes' accumulators (identity on one process)."""
         self.n_allreduce += 1
         # what a distributed reduction moves: the top digit indices and the digits
-        self.bytes_reduced += acc.top.size * 8 * (1 + DIGITS)
+        self.bytes_reduced += acc.top.size * BYTES_PER_ENTRY
         return acc
 
     def reduce_blocks(self, fn, blocks, shapes):

@@ -139,7 +139,10 @@ class MPIBackend(Backend):
     def _reduce_accumulator(self, acc):
         super()._reduce_accumulator(acc)
         if self.size > 1:
-            acc.shift_to(self._allreduce(acc.top, self._MPI.MAX))
+            digits = acc.to_integers()  # flags non-finite entries in acc.top
+            top = self._allreduce(acc.top, self._MPI.MAX)
+            acc.digits = digits
+            acc.shift_to(top)
             acc.digits = self._allreduce(acc.digits, self._MPI.SUM)
         return acc
 
