@@ -33,8 +33,8 @@ DEPTHS = {"1 hidden": (64,), "2 hidden": (64, 64)}
 def data(n, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, 10))
-    y = (np.sin(X[:, 0] * 2) + X[:, 1] * X[:, 2] + 0.3 * rng.standard_normal(n) > 0).astype(int)
-    return X, y
+    y = np.sin(X[:, 0] * 2) + X[:, 1] * X[:, 2] + 0.3 * rng.standard_normal(n) > 0
+    return X, y.astype(int)
 
 
 def fit(X, y, solver, hidden, iters, **kw):
@@ -91,7 +91,7 @@ def main():
                     )
     if rank == 0:
         n_blocks = -(-args.rows // block_rows_for([10, 64, 1], 8))
-        print(f"saved to {args.out}: {args.rows} rows = {n_blocks} blocks, {args.iters} iterations")
+        print(f"saved to {args.out}: {args.rows} rows, {n_blocks} blocks, {args.iters} iterations")
 
 
 def table(args):

@@ -614,7 +614,8 @@ def admm_fit(
             if validation is not None:
                 extra = np.asarray(validation[0](W, c), dtype=np.float64)
             # per-block sums, added exactly: the same whatever the partition
-            parts = [np.concatenate([d, f[0], np.zeros_like(extra)]) for d, f in zip(diag_blocks, fwd)]
+            none = np.zeros_like(extra)
+            parts = [np.concatenate([d, f[0], none]) for d, f in zip(diag_blocks, fwd)]
             parts.append(np.concatenate([np.zeros(2 * L + 2), extra]))
             packed = backend.reduce_parts(parts, parts[-1].shape)
             d = packed[: 2 * L + 1]

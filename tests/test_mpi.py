@@ -367,7 +367,8 @@ def test_mpi_fits_are_bitwise_those_of_serial(monkeypatch, solver, hidden, split
     y = (np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2] + 0.3 * rng.standard_normal(n) > 0).astype(int)
     rows = _mine(n)
     if split != "even" and SIZE > 1:
-        cut = [0, 0] + [n * k * k // ((SIZE - 1) ** 2) + 37 * (k < SIZE - 1) for k in range(1, SIZE)]
+        # rank 0 empty, the others uneven, a boundary 37 rows into a block
+        cut = [0, 0] + [n * k * k // (SIZE - 1) ** 2 + 37 * (k < SIZE - 1) for k in range(1, SIZE)]
         rows = slice(cut[RANK], cut[RANK + 1])
     kw = dict(hidden_layer_sizes=hidden, solver=solver, max_iter=30, tol=0)
     kw.update(early_stopping=False, random_state=0)

@@ -1,11 +1,14 @@
 """The backend seam: where rows live and how their sums meet.
 
 A backend places rows and moves sums; it contains no ADMM mathematics.  The
-solver (:mod:`skadmm._solver`) calls only :meth:`Backend.map_blocks`,
-:meth:`Backend.reduce_blocks`, :meth:`Backend.allreduce`,
+solver (:mod:`skadmm._solver`) calls only :meth:`Backend.align_rows`,
+:meth:`Backend.map_blocks`, :meth:`Backend.reduce_blocks`,
+:meth:`Backend.reduce_parts`, :meth:`Backend.allreduce`,
 :meth:`Backend.allgather`, :meth:`Backend.bcast` and
-:meth:`Backend.row_offset`; every backend runs the same kernels on its own
-blocks of rows.
+:meth:`Backend.row_offset` (the estimators also :meth:`Backend.barrier`);
+every backend runs the same kernels on its own blocks of rows.  Every sum is
+exact and order-free (:mod:`skadmm.backends._exact`), so a fit is the same,
+to the last bit, on any backend and partition.
 """
 
 from abc import ABC, abstractmethod
@@ -140,8 +143,12 @@ class Backend(ABC):
         Each process holds only its own rows; sums cross processes.
 
     Subclasses implement :meth:`map_blocks` and, when distributed,
-    :meth:`allreduce`, :meth:`allgather`, :meth:`bcast` and
-    :meth:`row_offset`.
+    :meth:`allgather`, :meth:`bcast`, :meth:`barrier`, :meth:`row_offset`,
+    :meth:`reduce_accumulator` (combine the processes' exact sums) and
+    :meth:`move_rows` (start every process on a chunk of rows).  A
+    distributed backend should also make a failure on one process an error
+    on every other one instead of a hang (see
+    :class:`~skadmm.backends.RankFailedError` and the mpi backend).
 
     While entered, BLAS is limited (with :mod:`threadpoolctl`) to
     :attr:`blas_threads` threads per worker, 1 by default: the solver works
@@ -214,10 +221,10 @@ class Backend(ABC):
         chunk = chunk_rows_for(block_rows)
         self.blocks_per_chunk = chunk // int(block_rows)
         if self.distributed:
-            return self._move_rows(chunk, arrays)
+            return self.move_rows(chunk, arrays)
         return arrays
 
-    def _move_rows(self, chunk_rows, arrays):
+    def move_rows(self, chunk_rows, arrays):
         """Distributed backends: exchange rows so each process starts on a chunk.
 
         This default moves nothing: the sums stay exact and order-free, but a
@@ -236,9 +243,9 @@ class Backend(ABC):
         acc = ExactSum(n)
         if len(parts):
             acc.add_rows(np.reshape(parts, (len(parts), n)))
-        return self._reduce_accumulator(acc).value().reshape(shape)
+        return self.reduce_accumulator(acc).value().reshape(shape)
 
-    def _reduce_accumulator(self, acc):
+    def reduce_accumulator(self, acc):
         """Combine the processes' accumulators (identity on one process)."""
         self.n_allreduce += 1
         # what a distributed reduction moves: the top digit indices and the digits
@@ -264,7 +271,7 @@ class Backend(ABC):
         acc = ExactSum(n)
         for part in self.map_runs(_accumulate(fn, shapes, n), chunks):
             acc.merge(part)
-        flat = self._reduce_accumulator(acc).value()
+        flat = self.reduce_accumulator(acc).value()
         out, pos = [], 0
         for s in shapes:
             size = int(np.prod(s, dtype=np.int64))

@@ -136,8 +136,8 @@ class MPIBackend(Backend):
         self._wait(self.comm.Iallreduce(send, recv, op=op), send, recv)
         return recv
 
-    def _reduce_accumulator(self, acc):
-        super()._reduce_accumulator(acc)
+    def reduce_accumulator(self, acc):
+        super().reduce_accumulator(acc)
         if self.size > 1:
             digits = acc.to_integers()  # flags non-finite entries in acc.top
             top = self._allreduce(acc.top, self._MPI.MAX)
@@ -198,7 +198,7 @@ class MPIBackend(Backend):
         )
         return [pickle.loads(recv[d : d + c].tobytes()) for d, c in zip(rdispls, rcounts)]
 
-    def _move_rows(self, chunk_rows, arrays):
+    def move_rows(self, chunk_rows, arrays):
         """Move rows between neighbouring ranks so each rank starts on a chunk boundary.
 
         Rank ``r``'s first global row ``s_r`` becomes ``chunk_rows * (s_r //
