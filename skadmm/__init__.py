@@ -8,6 +8,7 @@ MPI); ``backend="mpi"`` imports it inside ``fit``.
 from ._config import config_context, get_config
 from ._estimators import ADMMClassifier, ADMMRegressor
 from ._solver import DivergenceError
+from .backends import RankFailedError
 
 __version__ = "0.1.0"
 
@@ -15,6 +16,7 @@ __all__ = [
     "ADMMClassifier",
     "ADMMRegressor",
     "DivergenceError",
+    "RankFailedError",
     "__version__",
     "config_context",
     "get_config",

@@ -182,7 +182,11 @@ class BaseADMM(CallbackMixin, BaseEstimator, ABC):
         snapshot = dict(vars(self))
         try:
             with backend, fit_tasks(self, backend) as tasks:
-                return self._fit(X, y, sample_weight, hidden, backend, tasks)
+                self._fit(X, y, sample_weight, hidden, backend, tasks)
+                # the last phase boundary: under MPI no rank returns a model
+                # while another failed (a failure anywhere raises on every rank)
+                backend.barrier()
+                return self
         except BaseException:
             # a failed fit leaves the previously fitted model exactly as it was
             # (but for the callbacks' state, which scikit-learn tears down after fit)
@@ -260,7 +264,10 @@ class BaseADMM(CallbackMixin, BaseEstimator, ABC):
         uniform = not any(s["weighted"] for s in summaries)
         classes = None
         if summaries[0]["classes"] is not None:
-            classes = np.unique(np.concatenate([s["classes"] for s in summaries]))
+            # a rank without rows has no labels: its empty y (often float) must not
+            # change the dtype of the others' labels
+            held = [s["classes"] for s in summaries if s["n"]]
+            classes = np.unique(np.concatenate(held))
         Y = self._encode_targets(y, classes, first_pass)
         tasks.begin_fit(X, y, None if uniform else sample_weight)
         self._warn_on_feature_scale(X)
@@ -454,6 +461,10 @@ class BaseADMM(CallbackMixin, BaseEstimator, ABC):
             ensure_min_samples=0 if allow_empty else 1,
         )
         return forward(X, self.coefs_, self.intercepts_, ACTIVATIONS[self.activation])
+
+    def _distributed(self):
+        """Whether ``backend`` holds each process's own rows (its ``distributed`` flag)."""
+        return get_backend(self.backend, self.n_jobs).distributed
 
     def _reduce_score(self, sums):
         """The score from local sums: summed over all ranks under MPI (a collective)."""

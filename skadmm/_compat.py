@@ -7,7 +7,7 @@ have no ``set_callbacks`` and everything else works as before.
 
 from sklearn.base import _fit_context
 from sklearn.metrics._scorer import _BaseScorer
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 try:
@@ -25,6 +25,7 @@ __all__ = [
     "HAS_CALLBACKS",
     "CallbackSupportMixin",
     "Interval",
+    "InvalidParameterError",
     "ProgressBar",
     "ScoringMonitor",
     "StrOptions",

@@ -424,20 +424,30 @@ class ADMMClassifier(ClassifierMixin, BaseADMM):
         -------
         proba : ndarray of shape (n_samples, n_classes)
             In the model's dtype (float32 for a model fitted on float32
-            data); rows sum to 1 and are finite for logits of any size.
+            data); rows sum to 1 and are finite for logits of any size.  A
+            probability below the dtype's smallest normal number (``tiny``)
+            is returned as ``tiny``, so that its logarithm is finite.
         """
         raw = self._forward(X)
         if raw.shape[1] == 1:
-            return np.hstack([K.output_probabilities(-raw), K.output_probabilities(raw)])
-        return K.output_probabilities(raw)
+            proba = np.hstack([K.output_probabilities(-raw), K.output_probabilities(raw)])
+        else:
+            proba = K.output_probabilities(raw)
+        return np.maximum(proba, np.finfo(proba.dtype).tiny, out=proba)
 
     def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`, computed without forming it (finite for
-        finite logits, where ``np.log(predict_proba(X))`` would give ``-inf``)."""
+        """Logarithm of :meth:`predict_proba`, computed without forming it.
+
+        Exact down to ``log(tiny)`` of the dtype (-708 in float64, -87 in
+        float32), where :meth:`predict_proba` stops: finite for logits of any
+        size, and equal to ``np.log(predict_proba(X))``.
+        """
         raw = self._forward(X)
         if raw.shape[1] == 1:
-            return np.hstack([K.output_log_probabilities(-raw), K.output_log_probabilities(raw)])
-        return K.output_log_probabilities(raw)
+            out = np.hstack([K.output_log_probabilities(-raw), K.output_log_probabilities(raw)])
+        else:
+            out = K.output_log_probabilities(raw)
+        return np.maximum(out, np.log(np.finfo(out.dtype).tiny), out=out)
 
     def score(self, X, y, sample_weight=None):
         """Mean accuracy; under ``backend="mpi"`` over all ranks' rows (collective).
@@ -452,7 +462,7 @@ class ADMMClassifier(ClassifierMixin, BaseADMM):
         -------
         score : float
         """
-        raw = self._forward(X, allow_empty=self.backend == "mpi")
+        raw = self._forward(X, allow_empty=self._distributed())
         y = column_or_1d(y)
         if y.shape[0] != raw.shape[0]:
             raise ValueError(f"X has {raw.shape[0]} samples but y has {y.shape[0]}.")
@@ -622,7 +632,7 @@ class ADMMRegressor(RegressorMixin, BaseADMM):
         score : float
             Uniform average over outputs of the coefficient of determination.
         """
-        raw = self._forward(X, allow_empty=self.backend == "mpi")
+        raw = self._forward(X, allow_empty=self._distributed())
         Y = np.asarray(y, dtype=np.float64).reshape(raw.shape[0], -1)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, raw, dtype=np.float64)

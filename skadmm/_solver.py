@@ -429,18 +429,24 @@ def admm_fit(
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}")
     dtype = X.dtype
-    n_local = X.shape[0]
     sizes = [X.shape[1], *hidden_layer_sizes, Y.shape[1]]
     L = len(sizes) - 1
     alpha = options.alpha
-    offset = backend.row_offset(n_local)
     block_rows = block_rows_for(sizes, np.dtype(dtype).itemsize)
+    # under MPI each rank then starts on a chunk of the reproducible sums
+    X, Y, sample_weight = backend.align_rows(block_rows, X, Y, sample_weight)
+    n_local = X.shape[0]
+    offset = backend.row_offset(n_local)
     blocks = [rows for _, rows in blocks_for(offset, n_local, block_rows)]
     seed = int(backend.bcast(seed))
     sw = sample_weight
     Yd = Y.astype(dtype, copy=False)
     st = _State(X, Yd, sw, sizes, dtype)
-    sw_total = float(backend.allreduce(np.array([n_local if sw is None else float(sw.sum())]))[0])
+    sw_total = float(
+        backend.reduce_parts(
+            [np.array([r.stop - r.start if sw is None else sw[r].sum()]) for r in blocks], (1,)
+        )[0]
+    )
 
     # ---- initial state ---------------------------------------------------
     # the backward sweep and the search start from a forward pass: they have
@@ -660,13 +666,15 @@ def admm_fit(
                 wr = None if sw is None else sw[rows, None]
                 return (np.array([_wsum(LOSSES[loss](f, st.Y[rows]), wr)]),)
 
-            local = np.sum(diag_blocks, axis=0) if blocks else np.zeros(2 * L + 1)
             fwd = backend.map_blocks(train_loss, range(len(blocks)))
-            fwd_sum = float(np.sum([x[0][0] for x in fwd])) if fwd else 0.0
             extra = np.zeros(0)
             if validation is not None:
                 extra = np.asarray(validation[0](*model), dtype=np.float64)
-            packed = backend.allreduce(np.concatenate([local, [fwd_sum], extra]))
+            # per-block sums, added exactly: the same whatever the partition
+            none = np.zeros_like(extra)
+            parts = [np.concatenate([d, f[0], none]) for d, f in zip(diag_blocks, fwd)]
+            parts.append(np.concatenate([np.zeros(2 * L + 2), extra]))
+            packed = backend.reduce_parts(parts, parts[-1].shape)
             d = packed[: 2 * L + 1]
             wsq = weights_sq()
             denom = max(sw_total, np.finfo(float).tiny)
@@ -1128,15 +1136,12 @@ def _search_sweep(
 
     if "yy" not in search:
         search["yy"] = float(
-            backend.allreduce(
-                np.array(
-                    [
-                        sum(
-                            _wsum(np.square(Y64[rows]), None if sw is None else sw[rows, None])
-                            for rows in blocks
-                        )
-                    ]
-                )
+            backend.reduce_parts(
+                [
+                    np.array([_wsum(np.square(Y64[rows]), None if sw is None else sw[rows, None])])
+                    for rows in blocks
+                ],
+                (1,),
             )[0]
         )
         search["omega"] = [options.relaxation_start] * (L - 1)

@@ -14,6 +14,7 @@ from threadpoolctl import threadpool_info
 from skadmm import ADMMClassifier, ADMMRegressor
 from skadmm._activations import ACTIVATIONS
 from skadmm._solver import SolverOptions, admm_fit, gaussian_rows
+from skadmm.backends._exact import BYTES_PER_ENTRY
 from skadmm.backends import (
     Backend,
     SerialBackend,
@@ -186,7 +187,8 @@ def test_bytes_reduced_per_iteration_are_flat_in_rows(higgs):
     assert counts[0] == counts[1]
     # per iteration: [a 1]^T z for layer 1 (X's Gram is reduced once, before the
     # loop), both sums for layer 2, and 2L + 2 scalars
-    assert counts[0][0] == 8 * (29 * 32 + 33 * 33 + 33 * 1 + 2 * 2 + 1 + 1)
+    # (BYTES_PER_ENTRY: the exact sums' top digit index and digits of every entry)
+    assert counts[0][0] == BYTES_PER_ENTRY * (29 * 32 + 33 * 33 + 33 * 1 + 2 * 2 + 1 + 1)
 
 
 def test_mpi4py_is_not_imported_by_the_package():
@@ -204,3 +206,137 @@ def test_mpi4py_is_not_imported_by_the_package():
         [sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+def test_score_of_a_registered_distributed_backend_is_global():
+    """score follows the backend's ``distributed`` flag, not its name: a rank with no
+    rows takes part in the reduction instead of refusing an empty X."""
+
+    class SumsBackend(SerialBackend):
+        name = "sums"
+        distributed = True
+        reduced = []
+
+        def allreduce(self, array):
+            SumsBackend.reduced.append(np.array(array))
+            return super().allreduce(array)
+
+    register_backend("sums", SumsBackend)
+    X, y = X_small, y_small
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = ADMMClassifier(hidden_layer_sizes=(4,), max_iter=2, backend="sums").fit(X, y)
+    SumsBackend.reduced.clear()
+    assert clf.score(X[:0], y[:0]) == 0.0  # no rows here: 0 of 0, from the global sums
+    np.testing.assert_array_equal(SumsBackend.reduced, [[0.0, 0.0]])
+    assert clf.score(X, y) == ADMMClassifier.score(clf.set_params(backend="serial"), X, y)
+
+
+X_small = np.random.default_rng(0).standard_normal((40, 3))
+y_small = np.arange(40) % 2
+
+
+# ---- the same model whatever the partition ---------------------------------------
+INVARIANCE_DEPTHS = [(16,), (16, 16)]
+INVARIANCE_SOLVERS = ["admm", "plain", "paper"]
+
+
+def invariance_data(n=2048, seed=0):
+    """2,048 rows: with :func:`small_chunks`, 32 blocks of 64 rows in 16 chunks."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 8))
+    y = (np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2] + 0.3 * rng.standard_normal(n) > 0).astype(int)
+    return X, y
+
+
+def invariance_fit(X, y, solver, hidden, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return ADMMClassifier(
+            hidden_layer_sizes=hidden,
+            solver=solver,
+            max_iter=30,
+            tol=0,
+            early_stopping=False,
+            random_state=0,
+            **kw,
+        ).fit(X, y)
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Blocks of 64 rows (the fewest) and chunks of 2 blocks: many of both, cheaply."""
+    import skadmm.backends._base as backends_base
+
+    monkeypatch.setattr(backends_base, "_BLOCK_BYTES", 2**12)
+    monkeypatch.setattr(backends_base, "CHUNK_ROWS", 128)
+
+
+@pytest.mark.parametrize("hidden", INVARIANCE_DEPTHS, ids=["1 hidden", "2 hidden"])
+@pytest.mark.parametrize("solver", INVARIANCE_SOLVERS)
+def test_joblib_fits_are_bitwise_those_of_serial(small_chunks, solver, hidden):
+    """32 blocks, 30 iterations, tol=0: 1 to 4 jobs split the chunks differently, and
+    the exact sums make every split give the serial model to the last bit."""
+    X, y = invariance_data()
+    serial = invariance_fit(X, y, solver, hidden)
+    assert serial.n_iter_ == 30 or serial.converged_
+    for n_jobs in (1, 2, 3, 4):
+        threads = invariance_fit(X, y, solver, hidden, backend="joblib", n_jobs=n_jobs)
+        for w, w0 in zip(threads.coefs_ + threads.intercepts_, serial.coefs_ + serial.intercepts_):
+            np.testing.assert_array_equal(w, w0)
+        assert threads.loss_curve_ == serial.loss_curve_
+
+
+def test_joblib_is_bitwise_serial_with_the_default_chunks():
+    """No patched sizes: 40,000 rows of a 64-wide layer are 20 blocks of 2,048 rows, in
+    5 chunks of 8,192; 4 jobs cut them 2-1-1-1."""
+    X, y = invariance_data(40_000)
+    kw = dict(hidden_layer_sizes=(64,), max_iter=30, tol=0, early_stopping=False, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        serial = ADMMClassifier(**kw).fit(X, y)
+        threads = ADMMClassifier(backend="joblib", n_jobs=4, **kw).fit(X, y)
+    for w, w0 in zip(threads.coefs_ + threads.intercepts_, serial.coefs_ + serial.intercepts_):
+        np.testing.assert_array_equal(w, w0)
+
+
+# ---- the exact sums -------------------------------------------------------------
+@given(
+    terms=st.lists(
+        st.lists(
+            st.floats(-1e200, 1e200, allow_nan=False, allow_infinity=False), min_size=3, max_size=3
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    cut=st.integers(0, 12),
+    seed=st.integers(0, 2**16),
+)
+def test_exact_sums_do_not_depend_on_order_or_grouping(terms, cut, seed):
+    import math
+
+    from skadmm.backends._exact import ExactSum, exact_sum
+
+    terms = [np.array(t) for t in terms]
+    whole = exact_sum(terms, (3,))
+    order = np.random.default_rng(seed).permutation(len(terms))
+    left, right = ExactSum(3), ExactSum(3)
+    for i, k in enumerate(order):
+        (left if i < cut else right).add(terms[k])
+    left.merge(right)
+    np.testing.assert_array_equal(left.value(), whole)
+    rows = ExactSum(3)
+    rows.add_rows(np.array(terms)[order])
+    np.testing.assert_array_equal(rows.value(), whole)
+    # and as accurate as float64 allows: within 2**-60 of the largest term of the true sum
+    for j in range(3):
+        true = math.fsum(t[j] for t in terms)
+        scale = max(abs(t[j]) for t in terms)
+        assert abs(whole[j] - true) <= 2.0**-60 * scale + abs(true) * 2.0**-52
+
+
+def test_exact_sums_mark_non_finite_entries():
+    from skadmm.backends._exact import exact_sum
+
+    out = exact_sum([np.array([1.0, np.inf, 2.0]), np.array([2.0, 1.0, np.nan])], (3,))
+    assert out[0] == 3.0 and np.isnan(out[1]) and np.isnan(out[2])

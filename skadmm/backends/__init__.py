@@ -4,18 +4,30 @@ Backends are resolved by name inside ``fit`` (the estimators store only the
 name).  Register your own with :func:`register_backend`.
 """
 
-from ._base import BLOCK_ROWS, Backend, block_rows_for, blocks_for, partition
+from ._base import (
+    BLOCK_ROWS,
+    CHUNK_ROWS,
+    Backend,
+    RankFailedError,
+    block_rows_for,
+    blocks_for,
+    chunk_rows_for,
+    partition,
+)
 from ._joblib import JoblibBackend
 from ._serial import SerialBackend
 
 __all__ = [
     "BLOCK_ROWS",
+    "CHUNK_ROWS",
     "Backend",
+    "RankFailedError",
     "block_rows_for",
     "JoblibBackend",
     "SerialBackend",
     "available_backends",
     "blocks_for",
+    "chunk_rows_for",
     "get_backend",
     "partition",
     "register_backend",

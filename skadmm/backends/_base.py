@@ -1,11 +1,14 @@
 """The backend seam: where rows live and how their sums meet.
 
 A backend places rows and moves sums; it contains no ADMM mathematics.  The
-solver (:mod:`skadmm._solver`) calls only :meth:`Backend.map_blocks`,
-:meth:`Backend.reduce_blocks`, :meth:`Backend.allreduce`,
+solver (:mod:`skadmm._solver`) calls only :meth:`Backend.align_rows`,
+:meth:`Backend.map_blocks`, :meth:`Backend.reduce_blocks`,
+:meth:`Backend.reduce_parts`, :meth:`Backend.allreduce`,
 :meth:`Backend.allgather`, :meth:`Backend.bcast` and
-:meth:`Backend.row_offset`; every backend runs the same kernels on its own
-blocks of rows.
+:meth:`Backend.row_offset` (the estimators also :meth:`Backend.barrier`);
+every backend runs the same kernels on its own blocks of rows.  Every sum is
+exact and order-free (:mod:`skadmm.backends._exact`), so a fit is the same,
+to the last bit, on any backend and partition.
 """
 
 from abc import ABC, abstractmethod
@@ -15,8 +18,26 @@ from threadpoolctl import threadpool_limits
 
 from .._allocator import tune_allocator
 from .._config import get_config
+from ._exact import BYTES_PER_ENTRY, ExactSum
 
-__all__ = ["BLOCK_ROWS", "Backend", "block_rows_for", "blocks_for", "partition"]
+__all__ = [
+    "BLOCK_ROWS",
+    "CHUNK_ROWS",
+    "Backend",
+    "RankFailedError",
+    "block_rows_for",
+    "blocks_for",
+    "chunk_rows_for",
+    "partition",
+]
+
+
+class RankFailedError(RuntimeError):
+    """Another process of a distributed fit failed; the message holds its error.
+
+    Raised on every other rank when one rank's ``fit`` raises (that rank
+    raises its own exception), at the first collective they reach.
+    """
 
 #: Rows per block of the random initial state (see
 #: :func:`skadmm._solver.gaussian_rows`).  Blocks are aligned on *global* row
@@ -30,6 +51,21 @@ BLOCK_ROWS = 1024
 #: allocator instead of being page-faulted in afresh, large enough for
 #: efficient BLAS calls.
 _BLOCK_BYTES = 2**20
+
+#: Fewest rows of a *chunk*, the unit of the reproducible sums: the blocks of
+#: a chunk (global rows ``[k * c, (k + 1) * c)`` with ``c = max(block rows,
+#: CHUNK_ROWS)``) are added in float64 in block order by one worker, and the
+#: chunks' sums are added exactly (:class:`~skadmm.backends._exact.ExactSum`).
+#: A chunk is never split between workers (joblib runs are whole chunks; MPI
+#: ranks exchange rows so that each starts on a chunk), so every sum is the
+#: same whatever the partition.  Large enough that the exact additions cost
+#: little next to the chunk's products (measured in docs/backends.rst).
+CHUNK_ROWS = 8192
+
+
+def chunk_rows_for(block_rows):
+    """Rows per chunk of reproducible sums for blocks of ``block_rows`` rows."""
+    return max(int(block_rows), CHUNK_ROWS)
 
 
 def block_rows_for(widths, itemsize):
@@ -107,8 +143,12 @@ class Backend(ABC):
         Each process holds only its own rows; sums cross processes.
 
     Subclasses implement :meth:`map_blocks` and, when distributed,
-    :meth:`allreduce`, :meth:`allgather`, :meth:`bcast` and
-    :meth:`row_offset`.
+    :meth:`allgather`, :meth:`bcast`, :meth:`barrier`, :meth:`row_offset`,
+    :meth:`reduce_accumulator` (combine the processes' exact sums) and
+    :meth:`move_rows` (start every process on a chunk of rows).  A
+    distributed backend should also make a failure on one process an error
+    on every other one instead of a hang (see
+    :class:`~skadmm.backends.RankFailedError` and the mpi backend).
 
     While entered, BLAS is limited (with :mod:`threadpoolctl`) to
     :attr:`blas_threads` threads per worker, 1 by default: the solver works
@@ -129,6 +169,7 @@ class Backend(ABC):
         self.bytes_reduced = 0
         self.n_allreduce = 0
         self._limits = None
+        self.blocks_per_chunk = 1
 
     def __enter__(self):
         if get_config()["tune_allocator"]:
@@ -152,11 +193,8 @@ class Backend(ABC):
         """Call ``fn(block)`` for every block of local rows; results in block order."""
 
     def allreduce(self, array):
-        """Sum ``array`` (float64) over processes; identity on one process."""
-        array = np.asarray(array, dtype=np.float64)
-        self.n_allreduce += 1
-        self.bytes_reduced += array.nbytes
-        return array
+        """Sum ``array`` (float64) over processes, exactly; identity on one process."""
+        return self.reduce_parts([array], np.shape(array))
 
     def allgather(self, obj):
         """List of every process's ``obj`` (small control data only)."""
@@ -166,26 +204,74 @@ class Backend(ABC):
         """Rank 0's ``obj`` on every process (small control data only)."""
         return obj
 
+    def barrier(self):
+        """Wait for every process (a distributed backend raises if one failed)."""
+
     def row_offset(self, n_local):
         """Global index of this process's first row (the sum of lower ranks' rows)."""
         return 0
 
+    def align_rows(self, block_rows, *arrays):
+        """Set the chunks for blocks of ``block_rows`` rows; returns ``arrays``.
+
+        A distributed backend also moves rows between processes so that each
+        starts on a chunk (see :data:`CHUNK_ROWS`); the rows keep their
+        global order.  Called by the solver before it lays out its blocks.
+        """
+        chunk = chunk_rows_for(block_rows)
+        self.blocks_per_chunk = chunk // int(block_rows)
+        if self.distributed:
+            return self.move_rows(chunk, arrays)
+        return arrays
+
+    def move_rows(self, chunk_rows, arrays):
+        """Distributed backends: exchange rows so each process starts on a chunk.
+
+        This default moves nothing: the sums stay exact and order-free, but a
+        process boundary inside a chunk splits that chunk's float64 sum, so
+        the model can then depend on the partition in the last bits.
+        """
+        return arrays
+
+    def reduce_parts(self, parts, shape):
+        """Sum the local arrays ``parts`` (of ``shape``) and over processes, exactly.
+
+        The result depends only on the multiset of every process's parts:
+        not on their order, their grouping or the number of processes.
+        """
+        n = int(np.prod(shape, dtype=np.int64))
+        acc = ExactSum(n)
+        if len(parts):
+            acc.add_rows(np.reshape(parts, (len(parts), n)))
+        return self.reduce_accumulator(acc).value().reshape(shape)
+
+    def reduce_accumulator(self, acc):
+        """Combine the processes' accumulators (identity on one process)."""
+        self.n_allreduce += 1
+        # what a distributed reduction moves: the top digit indices and the digits
+        self.bytes_reduced += acc.top.size * BYTES_PER_ENTRY
+        return acc
+
     def reduce_blocks(self, fn, blocks, shapes):
         """Sum the arrays ``fn(block)`` returns over all blocks and processes.
 
-        ``fn`` returns a tuple of arrays of the given ``shapes``.  Each
-        worker adds its blocks' results in block order into one float64
-        accumulator (memory independent of the number of blocks); the
-        accumulators are packed into one buffer and reduced with a single
-        :meth:`allreduce`: one message whose size depends on the layer
-        widths, never on the number of rows.  A process with no rows
-        contributes zeros.
+        ``fn`` returns a tuple of arrays of the given ``shapes``.  The blocks
+        of one chunk (:data:`CHUNK_ROWS`) are added in float64 in block order;
+        the chunks' sums are added exactly, so the result is the same on any
+        number of threads or ranks.  Each worker keeps one accumulator
+        (memory independent of the number of blocks); the processes combine
+        theirs with one max- and one int64 sum-reduction whose size depends
+        on the layer widths, never on the number of rows.  A process with no
+        rows contributes zeros.
         """
-        total = [np.zeros(s) for s in shapes]
-        for partial in self.map_runs(_accumulate(fn, shapes), list(blocks)):
-            for t, x in zip(total, partial):
-                t += x
-        flat = self.allreduce(np.concatenate([t.ravel() for t in total]))
+        blocks = list(blocks)
+        per = max(1, int(self.blocks_per_chunk))
+        chunks = [blocks[i : i + per] for i in range(0, len(blocks), per)]
+        n = sum(int(np.prod(s, dtype=np.int64)) for s in shapes)
+        acc = ExactSum(n)
+        for part in self.map_runs(_accumulate(fn, shapes, n), chunks):
+            acc.merge(part)
+        flat = self.reduce_accumulator(acc).value()
         out, pos = [], 0
         for s in shapes:
             size = int(np.prod(s, dtype=np.int64))
@@ -193,20 +279,23 @@ class Backend(ABC):
             pos += size
         return out
 
-    def map_runs(self, fn, blocks):
-        """Call ``fn(run)`` on contiguous runs of blocks, one run per worker.
+    def map_runs(self, fn, items):
+        """Call ``fn(run)`` on contiguous runs of ``items``, one run per worker.
 
-        The default is one run of all blocks; threaded backends split them.
+        The default is one run of all items; threaded backends split them.
         """
-        return [fn(blocks)] if blocks else []
+        return [fn(items)] if items else []
 
 
-def _accumulate(fn, shapes):
-    def run(blocks):
-        total = [np.zeros(s) for s in shapes]
-        for b in blocks:
-            for t, x in zip(total, fn(b)):
-                t += x
-        return total
+def _accumulate(fn, shapes, n):
+    def run(chunks):
+        acc = ExactSum(n)
+        for chunk in chunks:
+            total = [np.zeros(s) for s in shapes]
+            for b in chunk:
+                for t, x in zip(total, fn(b)):
+                    t += x
+            acc.add(np.concatenate([t.ravel() for t in total]))
+        return acc
 
     return run
