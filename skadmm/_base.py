@@ -357,6 +357,7 @@ class BaseADMM(CallbackMixin, BaseEstimator, ABC):
         self.readout_n_iter_ = result.readout_n_iter
         if self._loss == "hinge":
             self.temperature_ = float(result.temperature)
+            self.readout_alpha_ = float(result.readout_alpha)
         self.relaxation_factors_ = result.relaxation_factors
         self.squared_targets_from_ = result.squared_targets_from
         if not result.converged and not result.interrupted:

@@ -246,6 +246,11 @@ class ADMMClassifier(ClassifierMixin, BaseADMM):
     classes_ : ndarray of shape (n_classes,)
         Class labels (the union over ranks under MPI).
 
+    readout_alpha_ : float
+        The ridge of the output layer's log-loss fit: chosen on the
+        validation rows along a path from ``sum(sample_weight)`` down to
+        ``alpha`` with early stopping, ``alpha`` without.
+
     temperature_ : float
         With early stopping, the temperature fitted on the validation rows
         (the output layer is the log-loss fit divided by it; it changes no
