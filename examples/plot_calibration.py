@@ -3,9 +3,8 @@ Calibrated probabilities: reliability diagrams of ADMM and backprop
 ====================================================================
 
 :class:`~skadmm.ADMMClassifier` fits its output layer to the log-loss of the
-network's own hidden features (logistic regression on them, solved exactly
-by Newton's method), with its ridge and a temperature chosen on the
-validation rows, so :meth:`~skadmm.ADMMClassifier.predict_proba` estimates
+network's own hidden features (logistic regression on them, by Newton's
+method), with its ridge and a temperature chosen on the validation rows, so :meth:`~skadmm.ADMMClassifier.predict_proba` estimates
 probabilities.  A reliability diagram plots, per bin of predicted
 probability, the observed frequency of the positive class: a calibrated
 model lies on the diagonal.  Here for ADMM and scikit-learn's

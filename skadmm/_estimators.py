@@ -107,8 +107,8 @@ _COMMON_PARAMS = """
         rows allow a stratified split: the held-out rows also calibrate the
         probabilities (``temperature_``); without them the log-loss output
         layer, fitted on features that separate the training rows, is
-        overconfident (PMLB segmentation: test log-loss 0.48 without, 0.19
-        with; MLP 0.22).
+        overconfident (PMLB segmentation, 100 hidden units, seed 0: test
+        log-loss 0.48 without, 0.085 with; MLP with early stopping 0.22).
 
     validation_fraction : float, default=0.1
         Fraction of the rows held out when ``early_stopping`` is on.
@@ -183,9 +183,17 @@ _COMMON_ATTRS = """
         RMS of ``a_l - h(z_l)`` per iteration and hidden layer.
 
     validation_scores_ : list of float or None
-        Validation score after each iteration (``early_stopping`` only).
+        Validation score after each iteration (``early_stopping`` only): of
+        the iterate with its own output layer (for ``ADMMClassifier`` the
+        least-squares one the search fits, read as logits), the scores early
+        stopping compares.
 
     best_validation_score_ : float or None
+        ``early_stopping`` only.  ``ADMMRegressor``: the best of
+        ``validation_scores_`` (its weights are returned, then the readout
+        refit).  ``ADMMClassifier``: the validation accuracy of the returned
+        model, the best iterate's hidden layers with the log-loss output
+        layer fitted on them; it can differ from ``max(validation_scores_)``.
 
     converged_ : bool
         False when the fit stopped at ``max_iter``.
@@ -199,8 +207,8 @@ _COMMON_ATTRS = """
         Mean seconds per iteration.
 
     readout_n_iter_ : int
-        ``ADMMClassifier``: Newton steps of the log-loss fit that gave the
-        returned output layer.  ``ADMMRegressor``: iterations of the final
+        ``ADMMClassifier``: Newton steps of the output layer's log-loss fit,
+        summed over the ridges of its path (with early stopping).  ``ADMMRegressor``: iterations of the final
         output-layer refit on the network's own hidden features
         (``solver="admm"`` and ``"plain"``; 0 otherwise).
 
@@ -266,16 +274,18 @@ class ADMMClassifier(ClassifierMixin, BaseADMM):
     Notes
     -----
     The output layer minimises ``sum_i s_i log_loss(f_i W + c, y_i) +
-    alpha / 2 ||W||^2`` over the hidden features ``f_i`` of the training
+    rho / 2 ||W||^2`` over the hidden features ``f_i`` of the training
     rows: the problem of :class:`~sklearn.linear_model.LogisticRegression`
-    with ``C = 1 / alpha`` on those features, solved to its optimum by
-    Newton-CG (one reduction of an ``(h + 1) x K`` matrix per Hessian-vector
-    product, so it runs unchanged on every backend).  ``decision_function``
-    returns its logits and ``predict_proba`` the probabilities it models
-    (``out_activation_``).  With early stopping (or a ``callback``) it is
-    refitted after every iteration, warm-started, so the validation scores
-    are those of models the fit could return, and the returned model is the
-    validated one.
+    with ``C = 1 / rho`` on those features, solved by Newton-CG (one
+    reduction of an ``(h + 1) x K`` matrix per Hessian-vector product, so it
+    runs unchanged on every backend), once, after the iterations.  Without
+    early stopping ``rho = alpha`` and the fit runs to its optimum (at most
+    100 Newton steps).  With early stopping the validation rows choose
+    ``rho`` (``readout_alpha_``) along a decreasing path from
+    ``sum(sample_weight)`` to ``alpha`` (at most 30 Newton steps per ridge)
+    and then a temperature (``temperature_``) that divides the logits.
+    ``decision_function`` returns the logits and ``predict_proba`` the
+    probabilities they model (``out_activation_``).  See the user guide.
 
     References
     ----------
@@ -428,8 +438,8 @@ class ADMMClassifier(ClassifierMixin, BaseADMM):
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
-            In the model's dtype (float32 for a model fitted on float32
-            data); rows sum to 1 and are finite for logits of any size.  A
+            float32 when both the model and ``X`` are float32, else float64
+            (numpy's promotion of the two); rows sum to 1 and are finite for logits of any size.  A
             probability below the dtype's smallest normal number (``tiny``)
             is returned as ``tiny``, so that its logarithm is finite.
         """

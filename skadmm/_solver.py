@@ -23,6 +23,7 @@ from ._readout import (
     fit_readout_path,
     fit_temperature,
     initial_readout,
+    platt_targets,
     temperature_terms,
 )
 from .backends import BLOCK_ROWS, block_rows_for, blocks_for
@@ -140,9 +141,9 @@ class SolverOptions:
     fit's loss) or ``"log-loss"`` (the classifiers: logistic or softmax
     regression on the network's own hidden features, solved by Newton-CG,
     :func:`~skadmm._readout.fit_log_loss_readout`, once, on the hidden
-    layers the fit returns; with a validation split its temperature is
-    then fitted there, and the returned model's validation score replaces
-    the best iterate's).  The estimators'
+    layers the fit returns; with a validation split its ridge is chosen
+    there along a path and then its temperature fitted there, and the
+    returned model's validation score replaces the best iterate's).  The estimators'
     ``solver="paper"`` is
     ``variant="paper", init="gaussian", readout_iter=0``; ``solver="plain"``
     is ``variant="admm", init="forward", readout_iter=50``; their default
@@ -228,7 +229,9 @@ class ADMMResult:
     loss_curve : list of float
         Per iteration, the training loss of the network's forward pass
         (mean loss per unit sample weight plus
-        ``alpha / (2 sum(w)) * sum ||W||^2``), as ``MLPClassifier.loss_curve_``.
+        ``alpha / (2 sum(w)) * sum ||W||^2``), as ``MLPClassifier.loss_curve_``;
+        for the classifiers that of the iterates' own (hinge-fitted or
+        least-squares) output layer, not the returned log-loss layer.
     objective_curve : list of float
         Per iteration, the augmented objective (paper eq. (5)) of the
         iterates, with the multiplier term ``<lambda, z_L - W_L a_{L-1}>``.
@@ -248,8 +251,8 @@ class ADMMResult:
         Wall seconds of the iterations and the readout refit.
     readout_n_iter : int
         Iterations of the final readout refit (0: none); with
-        ``readout="log-loss"`` the Newton steps of the fit that gave the
-        returned output layer.
+        ``readout="log-loss"`` the Newton steps of the output layer's fit,
+        summed over the ridges of the path when there is one.
     readout_alpha : float or None
         ``readout="log-loss"``: the ridge of the returned output layer
         (chosen on the validation rows when there are any, else ``alpha``).
@@ -260,8 +263,12 @@ class ADMMResult:
         layer is the log-loss fit divided by ``T``.  1.0 otherwise.
     readout_reductions : int
         ``readout="log-loss"``: reductions of small matrices spent on the
-        output layer over the whole fit (one per Newton objective and per
-        Hessian-vector product; every iteration's refit included).
+        output layer's fit: the features' Gram, per Newton step the
+        preconditioner, per objective evaluation (Armijo trials included)
+        and per Hessian-vector product one each, the held-out class counts
+        and one per ridge of the path (its validation loss).  The class
+        prior's, the temperature's (one per 1-D Newton trial) and the final
+        validation score's are not counted.
     relaxation_factors : ndarray of shape (n_iter, n_layers - 1)
         ``variant="search"``: the relaxation factor applied to each hidden
         layer at each iteration (``0``: no candidate lowered the objective).
@@ -411,7 +418,8 @@ def admm_fit(
         early stopping with restoration of the best weights.  With
         ``readout="log-loss"``, ``logits_fn(coefs, intercepts)`` returns the
         local validation rows' ``(logits, indicators, sample_weight)``, on
-        which the returned model's temperature is fitted.
+        which the returned model's output-layer ridge is chosen and its
+        temperature fitted.
     callback : callable, default=None
         ``callback(iteration, info)`` after every iteration; ``info`` is a
         dict of the current diagnostics.  Returning True stops the fit.
@@ -795,11 +803,12 @@ def admm_fit(
         result.readout_n_iter = log_output.n_iter
         result.readout_reductions = log_output.reductions
         result.readout_alpha = log_output.ridge
-        if held_out is not None:
+        if log_output.held_out_counts is not None:
             # the held-out rows calibrate the confidence (no prediction changes),
             # and the score reported is the returned model's
             z_val, y_val, sw_val = held_out(W, c)
-            s = fit_temperature(lambda s: temperature_terms(z_val, y_val, s, sw_val), backend)
+            t_val = platt_targets(y_val, log_output.held_out_counts)
+            s = fit_temperature(lambda s: temperature_terms(z_val, t_val, s, sw_val), backend)
             W, c = list(W), list(c)
             W[-1] = (W[-1] * s).astype(dtype, copy=False)
             c[-1] = (c[-1] * s).astype(dtype, copy=False)
@@ -832,15 +841,15 @@ def admm_fit(
 
 
 class _LogLossOutput:
-    """The classifiers' output layer (``readout="log-loss"``) across the iterations.
+    """The classifiers' output layer (``readout="log-loss"``), fitted once after the iterations.
 
-    Each :meth:`fit` solves the output layer's log-loss problem on the
-    features of the hidden layers ``W[:-1]`` exactly
-    (:func:`~skadmm._readout.fit_log_loss_readout`), warm-started from the
-    previous solution (or from a warm-started model's output layer, or the
-    class prior), and returns the model: the hidden layers with that output
-    layer.  The search's own least-squares output layer ``W[-1]`` is left
-    alone: it is part of the search's objective, not the model.
+    :meth:`fit` solves the output layer's log-loss problem on the features
+    of the hidden layers ``W[:-1]`` (:func:`~skadmm._readout.fit_log_loss_readout`),
+    started from a warm-started model's output layer or the class prior:
+    at ``alpha`` without held-out rows, along the ridge path chosen on them
+    otherwise (:func:`~skadmm._readout.fit_readout_path`); it returns the
+    model, the hidden layers with that output layer.  The iterates' own
+    output layer ``W[-1]`` (the search's least-squares one) is not used.
     """
 
     def __init__(self, st, blocks, backend, activation, alpha, tol, init_coefs):
@@ -854,6 +863,7 @@ class _LogLossOutput:
         self.buffer = None
         self.n_iter = self.reductions = 0
         self.ridge = alpha
+        self.held_out_counts = None  # set when a held-out split chooses the ridge
 
     def features(self, W, c, into=None):
         """The last hidden layer's activations of the local rows (``X`` without one)."""
@@ -913,6 +923,18 @@ class _LogLossOutput:
         def model(res):
             return list(W[:-1]) + [res.coef], list(c[:-1]) + [res.intercept]
 
+        if held_out is not None:
+            # the held-out rows' class counts (for Platt's targets), over every
+            # worker; without any held-out weight there is nothing to choose on
+            _, y, w = held_out(W, c)
+            cols = y if y.shape[1] > 1 else np.hstack([1.0 - y, y])
+            counts = np.sum(cols if w is None else cols * w[:, None], axis=0, dtype=np.float64)
+            counts = self.backend.allreduce(counts)
+            self.reductions += 1
+            if counts.sum() > 0:
+                self.held_out_counts = counts
+            else:
+                held_out = None
         if held_out is None:
             res, self.ridge = solve(self.alpha, self.theta), self.alpha
         else:
@@ -1154,7 +1176,6 @@ def _search_sweep(
         search["objective"] = K.readout_objective(
             G, R, search["yy"], W[-1], c[-1], options.alpha
         ) + hidden_ridge(W[:-1])
-        search["gram"] = G  # of the current features, for the log-loss output layer
     # otherwise the state is current: the previous search refreshed it
     start = search["objective"]
     for i in range(L):
@@ -1295,7 +1316,7 @@ def _search_sweep(
         # it) by more than rounding can: sums in another order, on another
         # number of processes or with rows repeated instead of weighted, must
         # make the same choice.
-        best = (search["objective"], 0.0, None, None, None)
+        best = (search["objective"], 0.0, None, None)
         ridge_out = 0.5 * options.alpha * float(np.sum(np.square(W[-1], dtype=np.float64)))
         for k, omega in enumerate(omegas):
             ridge = hidden_ridge(
@@ -1313,10 +1334,10 @@ def _search_sweep(
                 Wo, co = K.weight_update(G, R, options.alpha, 0.5, dtype=dtype)
                 obj = K.readout_objective(G, R, search["yy"], Wo, co, options.alpha) + ridge
             else:
-                G, Wo, co = None, W[-1], c[-1]
+                Wo, co = W[-1], c[-1]
                 obj = 0.5 * float(csums[k][0]) + ridge_out + ridge
             if obj < best[0] - 1e-9 * abs(best[0]):
-                best = (obj, omega, Wo, co, G)
+                best = (obj, omega, Wo, co)
         chosen.append(best[1])
         if best[2] is None:
             search["omega"][i] *= options.relaxation_shrink
@@ -1350,7 +1371,6 @@ def _search_sweep(
         if options.relaxation_refit:
             search["objective"] = best[0]
             W[-1], c[-1] = best[2], best[3]
-            search["gram"] = best[4]
             backend.map_blocks(accept, range(len(blocks)))
         else:
             G, R = backend.reduce_blocks(
@@ -1362,7 +1382,6 @@ def _search_sweep(
             search["objective"] = K.readout_objective(
                 G, R, search["yy"], W[-1], c[-1], options.alpha
             ) + hidden_ridge(W[:-1])
-            search["gram"] = G
     search["omegas"].append(chosen)
     search["stalls"] = 0 if any(chosen) else search["stalls"] + 1
     # slow: the objective fell by no more than slow_tol (relative); a stall is slow.
