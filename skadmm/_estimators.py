@@ -260,10 +260,10 @@ class ADMMClassifier(ClassifierMixin, BaseADMM):
         ``alpha`` with early stopping, ``alpha`` without.
 
     temperature_ : float
-        With early stopping, the temperature fitted on the validation rows
-        (the output layer is the log-loss fit divided by it; it changes no
-        prediction, only the confidence: Guo et al., ICML 2017); 1.0
-        without a validation split."""
+        With early stopping, the temperature ``T >= 1`` fitted on the
+        validation rows (the output layer is the log-loss fit divided by it;
+        it changes no prediction, only softens the confidence: Guo et al.,
+        ICML 2017); 1.0 without a validation split."""
         + _COMMON_ATTRS
         + """
     See Also

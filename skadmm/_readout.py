@@ -40,7 +40,6 @@ __all__ = [
     "fit_readout_path",
     "fit_temperature",
     "initial_readout",
-    "platt_targets",
     "temperature_terms",
 ]
 
@@ -358,47 +357,21 @@ def temperature_terms(z, y, scale, sample_weight=None):
     return np.array([np.sum(t * w, dtype=np.float64) for t in terms])
 
 
-def platt_targets(y, counts):
-    """Platt's smoothed targets for fitting a calibration map on held-out rows.
-
-    A row of class ``k`` gets target ``(N_k + 1) / (N_k + 2)`` for its class
-    and ``1 / (N_k + 2)`` shared by the others (``N_k`` the held-out rows of
-    class ``k``; one output: ``(N_1 + 1) / (N_1 + 2)`` for a positive and
-    ``1 / (N_0 + 2)`` for a negative, Platt 1999, "Probabilistic outputs for
-    support vector machines").  The calibration map then has a finite
-    optimum even when the held-out rows are all classified right with
-    margin, where hard targets would drive the inverse temperature to
-    infinity.
-
-    Parameters
-    ----------
-    y : ndarray of shape (n, K)
-        0/1 indicators (one column: binary).
-    counts : ndarray of shape (K,) or (2,)
-        Held-out (weighted) counts per class over every worker: for one
-        column, ``(N_0, N_1)``.
-    """
-    y = np.asarray(y, dtype=np.float64)
-    if y.shape[1] == 1:
-        n0, n1 = float(counts[0]), float(counts[1])
-        return np.where(y > 0.5, (n1 + 1.0) / (n1 + 2.0), 1.0 / (n0 + 2.0))
-    n = y @ np.asarray(counts, dtype=np.float64)  # each row's class count
-    own = (n + 1.0) / (n + 2.0)
-    other = 1.0 / ((n + 2.0) * (y.shape[1] - 1))
-    return np.where(y > 0.5, own[:, None], other[:, None])
-
-
 def fit_temperature(local_terms, backend, max_iter=50, tol=1e-10):
-    """The inverse temperature ``s > 0`` that minimises the validation log-loss of ``s z``.
+    """The inverse temperature ``0 < s <= 1`` that minimises the validation log-loss of ``s z``.
 
     Post-hoc temperature scaling (Guo et al., "On Calibration of Modern
     Neural Networks", ICML 2017): one scalar, fitted on rows the network
     was not trained on, multiplies the output layer.  It changes no
     prediction (the argmax of ``s z`` is that of ``z``) and corrects the
     confidence of an output layer fitted on features that separate the
-    training rows better than new ones.  Exact 1-D convex minimisation:
-    safeguarded Newton steps on ``s``, each one reduction of three numbers.
-    With :func:`platt_targets` the optimum is finite.
+    training rows better than new ones.  Exact 1-D convex minimisation over
+    ``0 < s <= 1``: the temperature only softens.  Sharper outputs are the
+    ridge path's to give (:func:`fit_readout_path` chose the ridge on the
+    same rows), and without the bound a validation split that the model
+    classifies entirely right would send ``s`` to infinity (the loss falls
+    for ever as ``s`` grows).  Safeguarded Newton steps, each one reduction
+    of three numbers.
 
     Parameters
     ----------
@@ -419,11 +392,11 @@ def fit_temperature(local_terms, backend, max_iter=50, tol=1e-10):
         return 1.0
     scale = max(abs(loss), np.finfo(float).tiny)
     for _ in range(max_iter):
-        if abs(grad) * max(s, 1.0) <= tol * scale:
-            break
-        # Newton step, kept inside (s / 16, 16 s) and backtracked until the loss drops
+        if abs(grad) * s <= tol * scale or (s >= 1.0 and grad <= 0):
+            break  # stationary, or at the bound with the loss still falling towards it
+        # Newton step, kept inside (s / 16, 1] and backtracked until the loss drops
         step = -grad / curv if curv > 0 else -np.sign(grad) * s
-        step = float(np.clip(step, -s * (1 - 1 / 16), 15 * s))
+        step = float(np.clip(step, -s * (1 - 1 / 16), 1.0 - s))
         for _ in range(30):
             trial = backend.allreduce(np.asarray(local_terms(s + step), dtype=np.float64))
             if trial[0] <= loss:

@@ -23,7 +23,6 @@ from ._readout import (
     fit_readout_path,
     fit_temperature,
     initial_readout,
-    platt_targets,
     temperature_terms,
 )
 from .backends import BLOCK_ROWS, block_rows_for, blocks_for
@@ -807,8 +806,7 @@ def admm_fit(
             # the held-out rows calibrate the confidence (no prediction changes),
             # and the score reported is the returned model's
             z_val, y_val, sw_val = held_out(W, c)
-            t_val = platt_targets(y_val, log_output.held_out_counts)
-            s = fit_temperature(lambda s: temperature_terms(z_val, t_val, s, sw_val), backend)
+            s = fit_temperature(lambda s: temperature_terms(z_val, y_val, s, sw_val), backend)
             W, c = list(W), list(c)
             W[-1] = (W[-1] * s).astype(dtype, copy=False)
             c[-1] = (c[-1] * s).astype(dtype, copy=False)
@@ -924,8 +922,8 @@ class _LogLossOutput:
             return list(W[:-1]) + [res.coef], list(c[:-1]) + [res.intercept]
 
         if held_out is not None:
-            # the held-out rows' class counts (for Platt's targets), over every
-            # worker; without any held-out weight there is nothing to choose on
+            # the held-out rows' weight per class, over every worker: without
+            # any there is nothing to choose on
             _, y, w = held_out(W, c)
             cols = y if y.shape[1] > 1 else np.hstack([1.0 - y, y])
             counts = np.sum(cols if w is None else cols * w[:, None], axis=0, dtype=np.float64)

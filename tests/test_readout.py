@@ -21,7 +21,6 @@ from skadmm._readout import (
     fit_readout_path,
     fit_temperature,
     initial_readout,
-    platt_targets,
     temperature_terms,
 )
 from skadmm.backends import blocks_for, get_backend
@@ -270,27 +269,24 @@ class _Backend:
         return np.asarray(a, dtype=np.float64)
 
 
-def test_temperature_is_the_validation_optimum_and_finite_when_all_rows_are_right():
+def test_temperature_is_the_validation_optimum_and_only_softens():
     rng = np.random.default_rng(0)
     z = rng.standard_normal((400, 1)) * 3
     y = (rng.uniform(size=(400, 1)) < 1 / (1 + np.exp(-z / 2.5))).astype(float)  # true T = 2.5
-    counts = np.array([np.sum(1 - y), np.sum(y)])
-    t = platt_targets(y, counts)
-    s = fit_temperature(lambda s: temperature_terms(z, t, s), _Backend())
+    s = fit_temperature(lambda s: temperature_terms(z, y, s), _Backend())
 
     def loss(v):
-        return temperature_terms(z, t, v)[0]
+        return temperature_terms(z, y, v)[0]
 
     assert loss(s) <= min(loss(s * 1.05), loss(s / 1.05))  # the minimiser, both ways
     assert 1.5 < 1 / s < 4.0
-    # every row right with margin: hard targets would send s to infinity
+    # underconfident logits (true T = 0.5): the temperature stays at 1, never sharpens
+    y_sharp = (rng.uniform(size=(400, 1)) < 1 / (1 + np.exp(-2 * z))).astype(float)
+    assert fit_temperature(lambda s: temperature_terms(z, y_sharp, s), _Backend()) == 1.0
+    # every row right with margin: the loss falls for ever as s grows; s stays bounded
     z_sep = np.abs(z) + 1.0
-    y_sep = np.ones_like(z_sep)
-    t_sep = platt_targets(y_sep, np.array([0.0, 400.0]))
-    s_sep = fit_temperature(lambda s: temperature_terms(z_sep, t_sep, s), _Backend())
-    assert np.isfinite(s_sep) and 0 < s_sep < 20
-    p = 1 / (1 + np.exp(-s_sep * z_sep.min()))
-    assert p < 1 - 1e-6  # not a certainty
+    s_sep = fit_temperature(lambda s: temperature_terms(z_sep, np.ones_like(z_sep), s), _Backend())
+    assert s_sep == 1.0
 
 
 def test_ridge_path_keeps_the_best_and_stops_on_tol():
