@@ -100,6 +100,7 @@ def table(args):
     print("|---|---|" + "---|" * len(parts))
     for solver in SOLVERS:
         for depth in DEPTHS:
+
             def load(name):
                 path = args.out / f"{solver}_{depth}_{name}.npz".replace(" ", "-")
                 if not path.exists():

@@ -93,8 +93,10 @@ def main():
             f"cost {100 * (exact / flt - 1):+.1f} %"
         )
     share = np.median(inside) / np.median(cpu["exact"])
-    print(f"CPU seconds per iteration inside the exact additions: {np.median(inside):.4f} "
-          f"({100 * share:.1f} % of the iteration)")
+    print(
+        f"CPU seconds per iteration inside the exact additions: {np.median(inside):.4f} "
+        f"({100 * share:.1f} % of the iteration)"
+    )
     print("all runs (wall):", {k: [round(t, 4) for t in v] for k, v in times.items()})
     print("all runs (CPU):", {k: [round(t, 4) for t in v] for k, v in cpu.items()})
 

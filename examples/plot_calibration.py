@@ -4,14 +4,14 @@ Calibrated probabilities: reliability diagrams of ADMM and backprop
 
 :class:`~skadmm.ADMMClassifier` fits its output layer to the log-loss of the
 network's own hidden features (logistic regression on them, by Newton's
-method), with its ridge and a temperature chosen on the validation rows, so :meth:`~skadmm.ADMMClassifier.predict_proba` estimates
-probabilities.  A reliability diagram plots, per bin of predicted
-probability, the observed frequency of the positive class: a calibrated
-model lies on the diagonal.  Here for ADMM and scikit-learn's
-:class:`~sklearn.neural_network.MLPClassifier` (early stopping), both with
-one hidden layer of 100 ReLU units, on a fixed split of the HIGGS sample,
-with the test log-loss and Brier score of each and of the class prior (the
-constant predictor).
+method), with its ridge and a temperature chosen on the validation rows, so
+:meth:`~skadmm.ADMMClassifier.predict_proba` estimates probabilities.  A
+reliability diagram plots, per bin of predicted probability, the observed
+frequency of the positive class: a calibrated model lies on the diagonal.
+Here for ADMM and scikit-learn's :class:`~sklearn.neural_network.MLPClassifier`
+(early stopping), both with one hidden layer of 100 ReLU units, on a fixed
+split of the HIGGS sample, with the test log-loss and Brier score of each and
+of the class prior (the constant predictor).
 """
 
 # %%
@@ -49,7 +49,10 @@ with warnings.catch_warnings():
         model.fit(X_train, y_train)
 
 prior = np.full(len(y_test), y_train.mean())
-print(f"class prior: log-loss {log_loss(y_test, prior):.4f}, Brier {brier_score_loss(y_test, prior):.4f}")
+print(
+    f"class prior: log-loss {log_loss(y_test, prior):.4f}, "
+    f"Brier {brier_score_loss(y_test, prior):.4f}"
+)
 for name, model in models.items():
     p = model.predict_proba(X_test)[:, 1]
     print(

@@ -44,7 +44,8 @@ print(
 )
 
 print(
-    f"test accuracy of the fitted model (after the output layer's log-loss fit): {clf.score(X_test, y_test):.4f}"
+    "test accuracy of the fitted model (after the output layer's log-loss fit): "
+    f"{clf.score(X_test, y_test):.4f}"
 )
 default = ADMMClassifier(hidden_layer_sizes=(300,), early_stopping=True, random_state=0)
 with warnings.catch_warnings():

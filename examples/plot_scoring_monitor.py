@@ -34,9 +34,7 @@ from skadmm import ADMMClassifier
 from skadmm.datasets import load_higgs
 
 X, y = load_higgs(return_X_y=True)
-X_train, X_val, y_train, y_val = train_test_split(
-    X, y, test_size=0.25, random_state=0, stratify=y
-)
+X_train, X_val, y_train, y_val = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
 scaler = StandardScaler().fit(X_train)
 X_train, X_val = scaler.transform(X_train), scaler.transform(X_val)
 

@@ -208,9 +208,10 @@ _COMMON_ATTRS = """
 
     readout_n_iter_ : int
         ``ADMMClassifier``: Newton steps of the output layer's log-loss fit,
-        summed over the ridges of its path (with early stopping).  ``ADMMRegressor``: iterations of the final
-        output-layer refit on the network's own hidden features
-        (``solver="admm"`` and ``"plain"``; 0 otherwise).
+        summed over the ridges of its path (with early stopping).
+        ``ADMMRegressor``: iterations of the final output-layer refit on the
+        network's own hidden features (``solver="admm"`` and ``"plain"``; 0
+        otherwise).
 
     relaxation_factors_ : ndarray of shape ``(n_iter_, n_layers_ - 2)``
         ``solver="admm"``: the relaxation factor applied to each hidden

@@ -238,8 +238,13 @@ def fit_log_loss_readout(
         )
         n_cg += used
         slope = float(np.sum(grad * step))
-        if not slope < 0:
-            break
+        if not (np.isfinite(slope) and slope < 0):
+            # CG broke down (rounding on a near-flat direction): the preconditioned
+            # gradient is a descent direction whenever the gradient is not zero
+            step = solve(-grad)
+            slope = float(np.sum(grad * step))
+            if not (np.isfinite(slope) and slope < 0):
+                break
         accepted = False
         for _ in range(40):  # Armijo backtracking on the exact objective
             trial = theta + step

@@ -459,6 +459,7 @@ def admm_fit(
     # the backward sweep and the search start from a forward pass: they have
     # no use for an auxiliary state that is not the network's own
     from_weights = options.sweep == "backward" or options.variant == "search"
+    warm_model = init_coefs  # a fitted model's weights (the random start is not one)
     if init_coefs is None and (options.init != "gaussian" or from_weights):
         init_coefs = random_weights(seed, sizes, dtype, spread_biases=options.init != "glorot")
     if init_coefs is not None:
@@ -497,7 +498,7 @@ def admm_fit(
     log_output = None
     if options.readout == "log-loss":
         log_output = _LogLossOutput(
-            st, blocks, backend, activation, alpha, options.tol, init_coefs
+            st, blocks, backend, activation, alpha, options.tol, warm_model
         )
     last_good = None  # weights after the last complete iteration
     residuals, act_residuals = [], []
@@ -856,7 +857,10 @@ class _LogLossOutput:
         self.theta = None
         if init_coefs is not None:
             self.theta = np.vstack(
-                [np.asarray(init_coefs[0][-1], np.float64), np.asarray(init_coefs[1][-1], np.float64)]
+                [
+                    np.asarray(init_coefs[0][-1], np.float64),
+                    np.asarray(init_coefs[1][-1], np.float64),
+                ]
             )
         self.buffer = None
         self.n_iter = self.reductions = 0
@@ -911,8 +915,16 @@ class _LogLossOutput:
 
         def solve(ridge, theta):
             res = fit_log_loss_readout(
-                features, st.Y, st.sw, self.blocks, self.backend, ridge, theta, gram=gram,
-                max_iter=budget[0], max_cg=budget[1],
+                features,
+                st.Y,
+                st.sw,
+                self.blocks,
+                self.backend,
+                ridge,
+                theta,
+                gram=gram,
+                max_iter=budget[0],
+                max_cg=budget[1],
             )
             self.n_iter += res.n_iter
             self.reductions += res.n_reductions

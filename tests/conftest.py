@@ -4,6 +4,9 @@ import os
 
 import pytest
 from hypothesis import settings
+from sklearn.preprocessing import StandardScaler
+
+from skadmm.datasets import load_higgs
 
 # Under mpiexec every rank must draw the same examples, or collectives hang.
 settings.register_profile("mpi", derandomize=True, deadline=None)
@@ -43,3 +46,10 @@ def pytest_runtest_makereport(item, call):
                 flush=True,
             )
             comm.Abort(1)
+
+
+@pytest.fixture(scope="module")
+def higgs_small():
+    """The first 3,000 rows of the embedded HIGGS sample, standardised."""
+    X, y = load_higgs(return_X_y=True)
+    return StandardScaler().fit_transform(X[:3000]), y[:3000]

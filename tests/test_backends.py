@@ -14,7 +14,6 @@ from threadpoolctl import threadpool_info
 from skadmm import ADMMClassifier, ADMMRegressor
 from skadmm._activations import ACTIVATIONS
 from skadmm._solver import SolverOptions, admm_fit, gaussian_rows
-from skadmm.backends._exact import BYTES_PER_ENTRY
 from skadmm.backends import (
     Backend,
     SerialBackend,
@@ -24,6 +23,7 @@ from skadmm.backends import (
     partition,
     register_backend,
 )
+from skadmm.backends._exact import BYTES_PER_ENTRY
 from skadmm.datasets import load_higgs
 
 

@@ -225,9 +225,11 @@ def test_legacy_callback_and_set_callbacks_together(higgs):
         warnings.simplefilter("error")  # callback= is not deprecated
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(X, y)
-    assert seen == list(range(1, clf.n_iter_ + 1)) == [
-        row["task_id"] + 1 for row in _rows(monitor, "iteration")
-    ]
+    assert (
+        seen
+        == list(range(1, clf.n_iter_ + 1))
+        == [row["task_id"] + 1 for row in _rows(monitor, "iteration")]
+    )
     # the legacy callback's stop request still stops the fit
     clf.set_params(callback=lambda it, info: it == 2).fit(X, y)
     assert clf.n_iter_ == 2 and len(_rows(monitor, "iteration")) == 2
@@ -274,8 +276,6 @@ def test_without_sklearn_callback_everything_else_works():
         print("ok")
         """
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"

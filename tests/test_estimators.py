@@ -26,12 +26,6 @@ def housing():
     return X, y
 
 
-@pytest.fixture(scope="module")
-def higgs_small():
-    X, y = load_higgs(return_X_y=True)
-    return StandardScaler().fit_transform(X[:3000]), y[:3000]
-
-
 # ---- the oracle: no hidden layer + squared loss is Ridge ------------------------
 @pytest.mark.parametrize("alpha", [1e-4, 1.0, 30.0])
 def test_no_hidden_layer_squared_loss_is_ridge(housing, alpha):
@@ -312,7 +306,7 @@ def test_early_stopping_auto_follows_the_training_set_size(higgs_small):
     """early_stopping="auto" (the default): on above 10,000 rows, off below; a classifier
     also whenever a stratified split is possible (its probabilities are calibrated there)."""
     X, y = higgs_small
-    big_X, big_y = np.vstack([X] * 4), np.concatenate([y] * 4)  # 12,000 rows
+    big_X = np.vstack([X] * 4)  # 12,000 rows
     t = X[:, 0] + 0.1 * y
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

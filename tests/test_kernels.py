@@ -80,9 +80,7 @@ def _reference_minimum(name, a, m, beta, gamma, n_grid=200_001):
     R = (gamma / beta) * slope_max * (abs(a) + 1.0) * (1 + 1e-9) + 1e-9 * (1 + abs(m))
     grid = np.linspace(m - R, m + R, n_grid)
     f = objective(grid)
-    local = np.flatnonzero(
-        (f <= np.r_[np.inf, f[:-1]]) & (f <= np.r_[f[1:], np.inf])
-    )
+    local = np.flatnonzero((f <= np.r_[np.inf, f[:-1]]) & (f <= np.r_[f[1:], np.inf]))
     best_z, best_f = grid[np.argmin(f)], f.min()
     for i in local[np.argsort(f[local])[:20]]:
         lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, n_grid - 1)]

@@ -255,7 +255,11 @@ def test_log_loss_output_layer_is_the_same_on_every_rank(higgs):
     rows = _mine(len(y))
     clf = _fit(
         ADMMClassifier(
-            hidden_layer_sizes=(16,), max_iter=6, early_stopping=True, backend="mpi", random_state=0
+            hidden_layer_sizes=(16,),
+            max_iter=6,
+            early_stopping=True,
+            backend="mpi",
+            random_state=0,
         ),
         X[rows],
         y[rows],
@@ -298,8 +302,10 @@ class _StopWhen:
         pass
 
     def on_fit_task_end(self, estimator, context):
-        return RANK == self.rank and context.task_name == "iteration" and (
-            context.task_id + 1 == self.at
+        return (
+            RANK == self.rank
+            and context.task_name == "iteration"
+            and (context.task_id + 1 == self.at)
         )
 
 
@@ -307,8 +313,10 @@ class _FailOn(_StopWhen):
     """Raises at iteration ``at`` on ``rank`` only."""
 
     def on_fit_task_end(self, estimator, context):
-        if RANK == self.rank and context.task_name == "iteration" and (
-            context.task_id + 1 == self.at
+        if (
+            RANK == self.rank
+            and context.task_name == "iteration"
+            and (context.task_id + 1 == self.at)
         ):
             raise RuntimeError("boom")
 
@@ -396,6 +404,8 @@ def test_callback_progress_bar_is_drawn_on_rank_zero_only(higgs, capsys, on):
     assert ("ADMMClassifier - fit" in out) == (RANK == 0)
     if on == "every rank":
         assert len(clf._skl_callbacks) == 1  # put back after the fit
+
+
 # ---- a failure on one rank, in every phase of fit ----------------------------------
 # The failing rank raises its own error; every other rank raises RankFailedError
 # naming it, within seconds.  A watchdog ends a hung rank (and so the run) after 60 s.

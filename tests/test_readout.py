@@ -27,12 +27,6 @@ from skadmm.backends import blocks_for, get_backend
 from skadmm.datasets import load_dataset, load_higgs
 
 
-@pytest.fixture(scope="module")
-def higgs_small():
-    X, y = load_higgs(return_X_y=True)
-    return StandardScaler().fit_transform(X[:3000]), y[:3000]
-
-
 def _features(n_rows=3000, width=24, seed=0):
     """Fixed ReLU features of real rows: the HIGGS sample through a random layer."""
     X, y = load_higgs(return_X_y=True)
@@ -147,9 +141,9 @@ def test_probabilities_stay_finite_and_normalised_for_huge_logits(n_classes):
 
 
 @given(
-    z=st.lists(
-        st.floats(-1e4, 1e4, allow_nan=False), min_size=2, max_size=12
-    ).map(lambda v: np.array(v)[:, None]),
+    z=st.lists(st.floats(-1e4, 1e4, allow_nan=False), min_size=2, max_size=12).map(
+        lambda v: np.array(v)[:, None]
+    ),
 )
 def test_logistic_terms_match_their_definitions(z):
     """loss, p and p - y of the one-output case, against direct formulas in extended precision."""
@@ -219,9 +213,7 @@ def test_validation_scores_are_those_of_the_returned_model():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(X, y)
     # the estimator's split: train_test_split of the row indices, stratified, same seed
-    _, idx_val = train_test_split(
-        np.arange(y.size), test_size=0.2, random_state=3, stratify=y
-    )
+    _, idx_val = train_test_split(np.arange(y.size), test_size=0.2, random_state=3, stratify=y)
     got = accuracy_score(y[idx_val], clf.predict(X[idx_val]))
     assert clf.best_validation_score_ == pytest.approx(got, abs=1e-12)
     # the iterates' scores (their own least-squares output layers), one per iteration
@@ -231,7 +223,7 @@ def test_validation_scores_are_those_of_the_returned_model():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["higgs", "segmentation"])
 def test_probabilities_beat_the_class_prior_on_real_data(name):
-    """Test log-loss below the constant predictor's, and close to LogisticRegression's or better."""
+    """Test log-loss below the constant predictor's, close to LogisticRegression's or better."""
     X, Xt, y, yt = load_dataset(name)
     sc = StandardScaler().fit(X)
     X, Xt = sc.transform(X), sc.transform(Xt)
@@ -301,10 +293,14 @@ def test_ridge_path_keeps_the_best_and_stops_on_tol():
         return lambda res: curve(res.objective)  # the ridge travels in .objective
 
     # validation loss falls until ridge 64 / 4^2 = 4, then rises
-    res, ridge, n = fit_readout_path(fit, make_loss(lambda r: (np.log(r) - np.log(4)) ** 2), 1e-6, 64.0, None)
+    res, ridge, n = fit_readout_path(
+        fit, make_loss(lambda r: (np.log(r) - np.log(4)) ** 2), 1e-6, 64.0, None
+    )
     assert ridge == 4.0 and n == 4
     # a gain smaller than tol stops the path
-    res, ridge, n = fit_readout_path(fit, make_loss(lambda r: 1e-5 * r), 1e-6, 64.0, None, tol=1e-3)
+    res, ridge, n = fit_readout_path(
+        fit, make_loss(lambda r: 1e-5 * r), 1e-6, 64.0, None, tol=1e-3
+    )
     assert n == 2 and ridge == 16.0
     # always falling: down to alpha, and no further
     res, ridge, n = fit_readout_path(fit, make_loss(lambda r: r), 0.5, 64.0, None)
@@ -313,7 +309,9 @@ def test_ridge_path_keeps_the_best_and_stops_on_tol():
     res, ridge, n = fit_readout_path(fit, make_loss(lambda r: r), 0.0, 64.0, None)
     assert n < 30
     # a non-finite validation loss ends the path
-    res, ridge, n = fit_readout_path(fit, make_loss(lambda r: np.nan if r < 10 else r), 0.0, 64.0, None)
+    res, ridge, n = fit_readout_path(
+        fit, make_loss(lambda r: np.nan if r < 10 else r), 0.0, 64.0, None
+    )
     assert n == 3 and ridge == 16.0
 
 
@@ -343,3 +341,33 @@ def test_every_solver_returns_a_calibrated_output_layer(higgs_small, solver):
     p = y.mean()
     prior = -(p * np.log(p) + (1 - p) * np.log1p(-p))
     assert log_loss(y, clf.predict_proba(X)) < prior
+
+
+def test_output_layer_starts_at_the_class_prior_not_the_random_weights(higgs_small, monkeypatch):
+    """A cold fit starts the output layer's Newton method at the class prior (the random
+    initial weights are the search's start, not a model); a warm start from the model's."""
+    import skadmm._solver as solver
+
+    starts = []
+    original = solver.fit_log_loss_readout
+
+    def spy(F, Y, sw, blocks, backend, alpha, theta0, **kwargs):
+        starts.append(np.array(theta0))
+        return original(F, Y, sw, blocks, backend, alpha, theta0, **kwargs)
+
+    monkeypatch.setattr(solver, "fit_log_loss_readout", spy)
+    X, y = higgs_small
+    clf = ADMMClassifier(hidden_layer_sizes=(8,), max_iter=3, early_stopping=False, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    p = y.mean()
+    np.testing.assert_array_equal(starts[0][:-1], 0.0)
+    assert starts[0][-1, 0] == pytest.approx(np.log(p / (1 - p)))
+    clf.set_params(warm_start=True, max_iter=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        before = [clf.coefs_[-1].copy(), clf.intercepts_[-1].copy()]
+        clf.fit(X, y)
+    np.testing.assert_array_equal(starts[-1][:-1], before[0])
+    np.testing.assert_array_equal(starts[-1][-1], before[1])

@@ -39,6 +39,7 @@ class RankFailedError(RuntimeError):
     raises its own exception), at the first collective they reach.
     """
 
+
 #: Rows per block of the random initial state (see
 #: :func:`skadmm._solver.gaussian_rows`).  Blocks are aligned on *global* row
 #: numbers (block ``k`` holds global rows ``[k * rows, (k + 1) * rows)``), so
@@ -204,7 +205,7 @@ class Backend(ABC):
         """Rank 0's ``obj`` on every process (small control data only)."""
         return obj
 
-    def barrier(self):
+    def barrier(self):  # noqa: B027 (a no-op for one process, not abstract)
         """Wait for every process (a distributed backend raises if one failed)."""
 
     def row_offset(self, n_local):

@@ -162,9 +162,7 @@ class MPIBackend(Backend):
             counts,
             displs,
         )
-        return [
-            pickle.loads(recv[d : d + c].tobytes()) for d, c in zip(displs, counts)
-        ]
+        return [pickle.loads(recv[d : d + c].tobytes()) for d, c in zip(displs, counts)]
 
     def bcast(self, obj):
         return self.allgather(obj if self.rank == 0 else None)[0]
