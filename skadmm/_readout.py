@@ -172,7 +172,7 @@ def fit_log_loss_readout(
     penalty = np.full((d + 1, 1), float(alpha))
     penalty[d] = 0.0
 
-    def curvature_blocks():
+    def curvature():
         """The preconditioner's matrix ``[F 1]^T S diag(v) [F 1]`` with ``v`` the rows'
         curvature ``p_k (1 - p_k)`` averaged over the outputs (one reduction, one
         weighted Gram): for one output the exact Hessian (Newton's step, IRLS); for
@@ -188,7 +188,7 @@ def fit_log_loss_readout(
             return K.weight_statistics(F[rows], Y[rows][:, :0], v)
 
         (H,) = reduce(fn, [(d + 1, d + 1)])
-        return [H]
+        return H
 
     def evaluate(theta):
         """Objective and gradient at ``theta`` (one reduction); ``P`` is refreshed."""
@@ -232,7 +232,7 @@ def fit_log_loss_readout(
         # inexact Newton: a forcing term that shrinks with the gradient
         # gives superlinear convergence (Nocedal and Wright, section 7.1)
         forcing = min(0.5, np.sqrt(gmax / g0))
-        solve = _preconditioner(curvature_blocks(), alpha, gram)
+        solve = _preconditioner(curvature(), alpha, gram)
         step, used = _conjugate_gradient(
             hessian_product, grad, solve, forcing, min(max_cg, (d + 1) * n_out)
         )
@@ -268,43 +268,28 @@ def fit_log_loss_readout(
     )
 
 
-def _preconditioner(hessian_blocks, alpha, gram):
-    """Solve with ``H + alpha D`` for each matrix ``H`` given (one: shared by every output).
+def _preconditioner(H, alpha, gram):
+    """Solve with ``H + alpha D``, one matrix shared by every output.
 
-    ``1e-10`` times the features' Gram matrix is added to each, and a
-    growing multiple of the identity where that is still not enough (dead
-    features with ``alpha = 0``), so that the solve is always defined when
-    the curvature has vanished.
+    ``1e-10`` times the features' Gram matrix is added, and a growing
+    multiple of the identity where that is still not enough (dead features
+    with ``alpha = 0``), so that the solve is defined when the curvature
+    has vanished.
     """
     d = gram.shape[0] - 1
-    floor = 1e-10 * np.asarray(gram, dtype=np.float64)
-    factors = []
-    for H in hessian_blocks:
-        M = np.array(H, dtype=np.float64)
-        M[np.arange(d), np.arange(d)] += alpha
-        M += floor
-        jitter = 0.0
-        scale = max(float(np.mean(np.diag(M))), np.finfo(float).tiny)
-        for _ in range(12):
-            try:
-                factors.append(
-                    scipy.linalg.cho_factor(M + jitter * np.eye(d + 1), check_finite=False)
-                )
-                break
-            except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
-                jitter = max(4 * jitter, 1e-12 * scale)
-        else:
-            raise np.linalg.LinAlgError("the readout's preconditioner is not positive definite")
-
-    def solve(r):
-        if len(factors) == 1:  # one matrix for every output
-            return scipy.linalg.cho_solve(factors[0], r, check_finite=False)
-        out = np.empty_like(r)
-        for k, factor in enumerate(factors):
-            out[:, k] = scipy.linalg.cho_solve(factor, r[:, k], check_finite=False)
-        return out
-
-    return solve
+    M = np.array(H, dtype=np.float64) + 1e-10 * np.asarray(gram, dtype=np.float64)
+    M[np.arange(d), np.arange(d)] += alpha
+    jitter = 0.0
+    scale = max(float(np.mean(np.diag(M))), np.finfo(float).tiny)
+    for _ in range(12):
+        try:
+            factor = scipy.linalg.cho_factor(M + jitter * np.eye(d + 1), check_finite=False)
+            break
+        except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
+            jitter = max(4 * jitter, 1e-12 * scale)
+    else:
+        raise np.linalg.LinAlgError("the readout's preconditioner is not positive definite")
+    return lambda r: scipy.linalg.cho_solve(factor, r, check_finite=False)
 
 
 def _conjugate_gradient(hessian_product, grad, solve, rtol, max_iter):

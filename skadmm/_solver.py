@@ -862,20 +862,16 @@ class _LogLossOutput:
                     np.asarray(init_coefs[1][-1], np.float64),
                 ]
             )
-        self.buffer = None
         self.n_iter = self.reductions = 0
         self.ridge = alpha
         self.held_out_counts = None  # set when a held-out split chooses the ridge
 
-    def features(self, W, c, into=None):
-        """The last hidden layer's activations of the local rows (``X`` without one)."""
+    def features(self, W, c, into):
+        """The last hidden layer's activations of the local rows, written into ``into``
+        (``X`` itself without a hidden layer)."""
         st = self.st
         if len(W) == 1:
             return st.X
-        if into is None:
-            if self.buffer is None:
-                self.buffer = np.empty((st.X.shape[0], st.sizes[-2]), dtype=st.dtype)
-            into = self.buffer
 
         def fill(bi):
             rows = self.blocks[bi]
