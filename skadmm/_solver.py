@@ -12,12 +12,13 @@ place rows and move sums.
 
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from . import _kernels as K
 from ._activations import LOSSES
+from ._growth import identity_piece, insert_layers
 from ._readout import (
     fit_log_loss_readout,
     fit_readout_path,
@@ -176,6 +177,7 @@ class SolverOptions:
     step_damping: float = None
     refresh_steps: bool = True
     readout: str = "admm"
+    growth: bool = True
 
     def penalty_scale(self, iteration):
         """Continuation: gamma and beta are scaled by min(1, start * growth^(k-1))."""
@@ -387,6 +389,7 @@ def admm_fit(
     callback=None,
     verbose=False,
     task_hook=None,
+    _stage=None,
 ):
     """Train a feed-forward network by ADMM / Bregman iteration (paper Algorithm 1).
 
@@ -435,6 +438,29 @@ def admm_fit(
     """
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}")
+    if (
+        _stage is None
+        and options.variant == "search"
+        and options.growth
+        and init_coefs is None
+        and len(hidden_layer_sizes) >= 2
+        and identity_piece(activation) is not None
+    ):
+        return _grown_fit(
+            X,
+            Y,
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            loss=loss,
+            options=options,
+            backend=backend,
+            seed=seed,
+            sample_weight=sample_weight,
+            validation=validation,
+            callback=callback,
+            verbose=verbose,
+            task_hook=task_hook,
+        )
     dtype = X.dtype
     sizes = [X.shape[1], *hidden_layer_sizes, Y.shape[1]]
     L = len(sizes) - 1
@@ -459,7 +485,8 @@ def admm_fit(
     # the backward sweep and the search start from a forward pass: they have
     # no use for an auxiliary state that is not the network's own
     from_weights = options.sweep == "backward" or options.variant == "search"
-    warm_model = init_coefs  # a fitted model's weights (the random start is not one)
+    # a fitted model's weights (the random start and a grown one are not)
+    warm_model = init_coefs if _stage is None else None
     if init_coefs is None and (options.init != "gaussian" or from_weights):
         init_coefs = random_weights(seed, sizes, dtype, spread_biases=options.init != "glorot")
     if init_coefs is not None:
@@ -496,7 +523,8 @@ def admm_fit(
     result = ADMMResult(coefs=W, intercepts=c)
     # the classifiers' output layer (readout="log-loss"), fitted once at the end
     log_output = None
-    if options.readout == "log-loss":
+    final = _stage is None or _stage.get("final", True)
+    if options.readout == "log-loss" and final:
         log_output = _LogLossOutput(
             st, blocks, backend, activation, alpha, options.tol, warm_model
         )
@@ -508,12 +536,35 @@ def admm_fit(
     val_scores = [] if validation is not None else None
     t0 = time.perf_counter()
     n_iter = 0
+    first = 1
+    if _stage is not None and "before" in _stage:
+        # the second stage of a grown fit: its iterations, curves and clock go on
+        # from the shallow network's, whose best model (the grown start computes
+        # its function) is the first candidate of early stopping
+        before = _stage["before"]
+        n_iter = first = before.n_iter
+        first += 1
+        t0 -= before.total_time
+        for name in ("loss_curve", "objective_curve", "times", "bytes_reduced"):
+            getattr(result, name).extend(getattr(before, name))
+        pad = np.full((before.n_iter, L - before.residuals.shape[1]), np.nan)
+        residuals = list(np.hstack([before.residuals[:, :-1], pad, before.residuals[:, -1:]]))
+        act_residuals = list(np.hstack([before.activation_residuals, pad]))
+        best_loss = before.best_loss
+        if validation is not None:
+            val_scores = list(before.validation_scores)
+            if before.best_validation_score is not None:
+                best = (before.best_validation_score, *_stage["start"])
     message = f"max_iter={options.max_iter} reached"
     converged = False
     lam_target = options.multiplier_in_weights
     search = None
     if options.variant == "search" and L >= 2:
         search = {"stalls": 0, "omegas": []}
+        if _stage is not None and "before" in _stage:
+            search["omegas"] = [
+                list(row) + [np.nan] * (L - 2) for row in _stage["before"].relaxation_factors
+            ]
     stalled = False
 
     def weights_sq():
@@ -530,7 +581,7 @@ def admm_fit(
     _check_finite(gram0, "inputs X (Gram matrix)", 1, 0)
 
     try:
-        for it in range(1, options.max_iter + 1):
+        for it in range(first, options.max_iter + 1):
             if task_hook is not None:
                 task_hook("iteration")
             bytes_before = backend.bytes_reduced
@@ -793,6 +844,8 @@ def admm_fit(
     if best is not None:
         result.best_validation_score = best[0]
         W, c = best[1], best[2]
+    elif not final and last_good is not None:
+        W, c = last_good
     if log_output is not None:
         if task_hook is not None:
             task_hook("readout")
@@ -814,7 +867,7 @@ def admm_fit(
             result.temperature = 1.0 / s
             final = backend.allreduce(np.asarray(validation[0](W, c), dtype=np.float64))
             result.best_validation_score = float(validation[1](final))
-    elif options.readout_iter and L >= 2 and n_iter > 0:
+    elif options.readout_iter and L >= 2 and n_iter > 0 and final:
         if task_hook is not None:
             task_hook("readout")
         W, c, result.readout_n_iter = _refit_readout(
@@ -837,6 +890,82 @@ def admm_fit(
         else np.array(search["omegas"], dtype=float).reshape(len(search["omegas"]), L - 1)
     )
     return result
+
+
+def _grown_fit(X, Y, *, hidden_layer_sizes, activation, options, backend, seed, **kw):
+    """The default solver on two or more hidden layers of a piecewise-linear activation.
+
+    Stage 1 fits the network with the first hidden layer only (the same
+    options, rows, validation and callbacks; no final output-layer fit).
+    Stage 2 fits the full network from the stage-1 model with the other
+    hidden layers inserted as identities on their inputs
+    (:func:`~skadmm._growth.insert_layers`): it starts by computing the
+    shallow network's function, and with a validation split that start,
+    scored as stage 1's best, is the first candidate of early stopping, so
+    the returned network is never worse there than the shallow one.  The
+    stages share ``max_iter``; iterations, curves and times run on across
+    them (the stage-1 rows of per-layer curves hold NaN for the inserted
+    layers).  Costs, between the stages, one forward pass of the shallow
+    network and one allgather of three short rows (only for leaky ReLU or a
+    layer narrower than the one below it: the per-unit minima and the
+    outputs' range, :func:`~skadmm._growth.insert_layers`), and stage 1's
+    iterations, the cheapest ones: one hidden layer.
+    """
+    shallow = admm_fit(
+        X,
+        Y,
+        hidden_layer_sizes=hidden_layer_sizes[:1],
+        activation=activation,
+        options=options,
+        backend=backend,
+        seed=seed,
+        _stage={"final": False},
+        **kw,
+    )
+    sizes = [X.shape[1], *hidden_layer_sizes, Y.shape[1]]
+    dtype = X.dtype
+    W, c = shallow.coefs, shallow.intercepts
+    piece = identity_piece(activation)
+    width = hidden_layer_sizes[0]
+    low = np.zeros(width)
+    image_low = min(p.slope * (p.lo if p.slope > 0 else p.hi) + p.offset for p in activation.pieces)
+    shift = np.isfinite(piece[2]) and image_low < piece[2]
+    narrows = any(b < a for a, b in zip(hidden_layer_sizes, hidden_layer_sizes[1:]))
+    out_range = None
+    if shift or narrows:
+        # per unit, the least first-layer activation on the training rows (leaky
+        # ReLU: the piece does not reach it, and the inserted layers shift each
+        # unit by it); per output, the range of the network's outputs (a narrower
+        # layer carries the outputs themselves): one allgather of a few rows
+        parts = [np.full(width, np.inf), np.full(Y.shape[1], np.inf), np.full(Y.shape[1], -np.inf)]
+        for start in range(0, X.shape[0], BLOCK_ROWS):
+            a = activation(K.linear(X[start : start + BLOCK_ROWS], W[0], c[0]))
+            f = K.linear(a, W[1], c[1])
+            parts[0] = np.minimum(parts[0], a.min(axis=0))
+            parts[1] = np.minimum(parts[1], f.min(axis=0))
+            parts[2] = np.maximum(parts[2], f.max(axis=0))
+        gathered = backend.allgather(parts)
+        low = np.min([g[0] for g in gathered], axis=0) if shift else low
+        low = np.where(np.isfinite(low), low, 0.0)
+        f_lo = np.min([g[1] for g in gathered], axis=0)
+        f_hi = np.max([g[2] for g in gathered], axis=0)
+        if np.all(np.isfinite(f_lo)) and np.all(np.isfinite(f_hi)):
+            out_range = (f_lo, f_hi)
+    grown = insert_layers(
+        W, c, sizes, activation, low, random_weights(seed, sizes, dtype), dtype, out_range
+    )
+    return admm_fit(
+        X,
+        Y,
+        hidden_layer_sizes=hidden_layer_sizes,
+        activation=activation,
+        options=options,
+        backend=backend,
+        seed=seed,
+        init_coefs=grown,
+        _stage={"before": shallow, "start": grown},
+        **kw,
+    )
 
 
 class _LogLossOutput:
@@ -896,7 +1025,9 @@ class _LogLossOutput:
         st = self.st
         features = self.features(W, c, into)
         d = features.shape[1]
-        if self.theta is None:
+        if self.theta is None or held_out is not None:
+            # a path starts under a ridge that holds the weights at the class
+            # prior: a warm start's layer is no nearer its first optimum
             self.theta = initial_readout(st.Y, st.sw, self.backend, d)
         (gram,) = self.backend.reduce_blocks(
             lambda bi: K.weight_statistics(

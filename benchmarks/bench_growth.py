@@ -1,0 +1,156 @@
+"""Growth of deep networks (issue 14), chosen on validation splits of the training rows.
+
+For two or more hidden layers the default solver first fits the network with
+the first hidden layer alone, then the full network started from it with the
+other layers inserted as identities (``skadmm._growth``; Net2Net).  This
+benchmark is the ablation that chose it, and it never reads a test set: per
+dataset of ``skadmm.datasets.DATASETS`` the training rows (capped at
+``--rows``, default 10000) are split 75/25 (stratified for classification,
+seed 0), scaled on the 75 %, and every model is fitted on the 75 % and scored
+on the 25 %.  Rows: the default ``ADMMClassifier`` / ``ADMMRegressor``, the
+same with growth off (``SolverOptions(growth=False)``: the deep network from a
+random forward pass, the previous default), and ``MLPClassifier`` /
+``MLPRegressor`` with ``early_stopping=True``, all with ``--depths`` hidden
+layers of 100 units (default 1,2,3), fitted one after the other in this
+process.  Columns: validation score (accuracy, R^2), the default's gap to the
+MLP and to the default with one layer fewer, fit-time ratio default / MLP and
+iterations.
+"""
+
+import time
+import warnings
+
+import numpy as np
+from _common import maybe_rerun_without_openblas_env, parser, report, table
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.preprocessing import StandardScaler
+
+import skadmm._base as base
+from skadmm import ADMMClassifier, ADMMRegressor
+from skadmm._solver import SolverOptions
+from skadmm.datasets import DATASETS, load_dataset
+
+
+def validation_split(name, rows):
+    X, _, y, _ = load_dataset(name)  # the training rows only
+    if hasattr(X, "toarray"):
+        X = X.toarray()
+    X, y = X[:rows], y[:rows]
+    reg = DATASETS[name][1] == "regression"
+    Xa, Xv, ya, yv = train_test_split(
+        X, y, test_size=0.25, random_state=0, stratify=None if reg else y
+    )
+    sc = StandardScaler().fit(Xa)
+    Xa, Xv = sc.transform(Xa), sc.transform(Xv)
+    if reg:
+        mu, sd = ya.mean(), ya.std()
+        ya, yv = (ya - mu) / sd, (yv - mu) / sd
+    return Xa, Xv, ya, yv, reg
+
+
+def no_growth(**kwargs):
+    return SolverOptions(**{**kwargs, "growth": False})
+
+
+def fit(model, Xa, ya, Xv, yv, options=None):
+    base.SolverOptions = options or SolverOptions
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            t = time.perf_counter()
+            model.fit(Xa, ya)
+            t = time.perf_counter() - t
+    finally:
+        base.SolverOptions = SolverOptions
+    return model.score(Xv, yv), t, model.n_iter_
+
+
+def main():
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--rows", type=int, default=10000, help="training rows per dataset (cap)")
+    p.add_argument("--depths", default="1,2,3", help="comma-separated hidden-layer counts")
+    p.add_argument("--datasets", default=None, help="comma-separated (default: all)")
+    args = p.parse_args()
+    maybe_rerun_without_openblas_env(args)
+    rows_cap = 3000 if args.quick else args.rows
+    depths = [int(d) for d in args.depths.split(",")]
+    names = args.datasets.split(",") if args.datasets else list(DATASETS)
+    rows, summary = [], {"within 1 point": 0, "no slower": 0, "not below fewer layers": 0}
+    n_cells = n_deep = 0
+    for name in names:
+        Xa, Xv, ya, yv, reg = validation_split(name, rows_cap)
+        A = ADMMRegressor if reg else ADMMClassifier
+        M = MLPRegressor if reg else MLPClassifier
+        previous = None
+        for depth in depths:
+            hidden = (100,) * depth
+            mlp = fit(M(hidden_layer_sizes=hidden, early_stopping=True, random_state=0), Xa, ya, Xv, yv)
+            grown = fit(A(hidden_layer_sizes=hidden, random_state=0), Xa, ya, Xv, yv)
+            if depth > 1:
+                plain = fit(A(hidden_layer_sizes=hidden, random_state=0), Xa, ya, Xv, yv, no_growth)
+            else:
+                plain = grown
+            print(name, depth, "MLP", mlp, "default", grown, "no growth", plain, flush=True)
+            gap = grown[0] - mlp[0]
+            below = None if previous is None else grown[0] - previous
+            n_cells += 1
+            summary["within 1 point"] += gap >= -0.01
+            summary["no slower"] += grown[1] <= mlp[1]
+            if below is not None:
+                n_deep += 1
+                summary["not below fewer layers"] += below >= -0.005
+            rows.append(
+                [
+                    name,
+                    depth,
+                    len(Xa),
+                    f"{mlp[0]:.4f}",
+                    f"{grown[0]:.4f}",
+                    f"{plain[0]:.4f}" if depth > 1 else "",
+                    f"{gap:+.4f}",
+                    "" if below is None else f"{below:+.4f}",
+                    f"{grown[1] / mlp[1]:.2f}",
+                    f"{plain[1] / mlp[1]:.2f}" if depth > 1 else "",
+                    f"{mlp[2]}",
+                    f"{grown[2]}",
+                    f"{plain[2]}" if depth > 1 else "",
+                ]
+            )
+            previous = grown[0]
+    headers = [
+        "dataset",
+        "hidden layers",
+        "fit rows",
+        "MLP",
+        "default (grown)",
+        "no growth",
+        "default - MLP",
+        "default - one layer fewer",
+        "time ratio default / MLP",
+        "time ratio no growth / MLP",
+        "MLP epochs",
+        "default iterations",
+        "no-growth iterations",
+    ]
+    counts = (
+        f"default within 1 point of the MLP: {summary['within 1 point']} of {n_cells} cells; "
+        f"no slower than the MLP: {summary['no slower']} of {n_cells}; not more than 0.5 point "
+        f"below itself with one layer fewer: {summary['not below fewer layers']} of {n_deep}."
+    )
+    sections = [
+        (
+            None,
+            f"validation splits of the training rows (75/25, seed 0; at most {rows_cap} rows), "
+            f"100 units per hidden layer, depths {depths}; scores are validation accuracy "
+            "(R^2 for regression); time ratios are fit seconds over the MLP's in the same run.",
+        ),
+        ("Validation scores", table(headers, rows)),
+        ("Against the targets", counts),
+    ]
+    report("growth", "Growth of deep networks, on validation splits", sections)
+
+
+if __name__ == "__main__":
+    main()

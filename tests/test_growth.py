@@ -1,0 +1,140 @@
+"""Function-preserving growth of deep networks (skadmm._growth; the default solver's stage 2)."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from skadmm import ADMMClassifier, ADMMRegressor
+from skadmm._activations import ACTIVATIONS
+from skadmm._growth import identity_piece, insert_layers
+from skadmm._kernels import forward
+
+PIECEWISE = ["relu", "leaky_relu", "hard_tanh", "hard_sigmoid", "identity"]
+
+
+def shallow_net(rng, n_in, width, n_out):
+    W = [rng.normal(size=(n_in, width)), rng.normal(size=(width, n_out))]
+    c = [rng.normal(size=width), rng.normal(size=n_out)]
+    return W, c
+
+
+def random_init(rng, sizes):
+    return (
+        [rng.normal(size=(sizes[i], sizes[i + 1])) for i in range(len(sizes) - 1)],
+        [rng.normal(size=sizes[i + 1]) for i in range(len(sizes) - 1)],
+    )
+
+
+def test_identity_piece():
+    assert identity_piece(ACTIVATIONS["relu"]) == (1.0, 0.0, 0.0, np.inf)
+    # leaky ReLU: of its two unbounded pieces the steeper one
+    assert identity_piece(ACTIVATIONS["leaky_relu"])[:3] == (1.0, 0.0, 0.0)
+    slope, offset, lo, hi = identity_piece(ACTIVATIONS["hard_tanh"])
+    assert (lo, hi) == (-1.0, 1.0)
+    assert identity_piece(ACTIVATIONS["tanh"]) is None
+    with pytest.raises(ValueError, match="piecewise-linear"):
+        insert_layers(
+            [np.eye(2)] * 2, [np.zeros(2)] * 2, [2, 2, 2, 2], ACTIVATIONS["tanh"],
+            np.zeros(2), None, np.float64,
+        )
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    name=st.sampled_from(PIECEWISE),
+    width=st.integers(1, 8),
+    inserted=st.lists(st.integers(3, 9), min_size=1, max_size=3),
+    seed=st.integers(0, 2**16),
+)
+def test_inserted_layers_compute_the_shallow_function(name, width, inserted, seed):
+    """Inserted layers of any width down to the output's: the same function on the rows
+    whose minima and output range were given."""
+    rng = np.random.default_rng(seed)
+    h = ACTIVATIONS[name]
+    X = rng.normal(size=(200, 4))
+    W, c = shallow_net(rng, 4, width, 3)
+    low = h(X @ W[0] + c[0]).min(axis=0)
+    f0 = forward(X, W, c, h)
+    sizes = [4, width, *inserted, 3]
+    out_range = (f0.min(axis=0), f0.max(axis=0))
+    W2, c2 = insert_layers(W, c, sizes, h, low, random_init(rng, sizes), np.float64, out_range)
+    assert [w.shape for w in W2] == [(sizes[i], sizes[i + 1]) for i in range(len(sizes) - 1)]
+    f = forward(X, W2, c2, h)
+    scale = max(1.0, np.abs(f0).max())
+    np.testing.assert_allclose(f, f0, rtol=0, atol=1e-11 * scale * len(sizes))
+
+
+def test_layer_narrower_than_the_output_keeps_the_units_the_output_uses():
+    """Below the output's width the function is lost; the units of least outgoing
+    weight go first, so it is kept when those carry none."""
+    rng = np.random.default_rng(0)
+    h = ACTIVATIONS["relu"]
+    X = rng.normal(size=(100, 4))
+    W, c = shallow_net(rng, 4, 6, 5)
+    W[1][[1, 4]] = 0.0  # two units the output layer ignores
+    sizes = [4, 6, 4, 5]
+    W2, c2 = insert_layers(W, c, sizes, h, np.zeros(6), random_init(rng, sizes), np.float64)
+    np.testing.assert_allclose(forward(X, W2, c2, h), forward(X, W, c, h), atol=1e-12)
+    W[1][[1, 4]] = 1.0
+    W2, c2 = insert_layers(W, c, sizes, h, np.zeros(6), random_init(rng, sizes), np.float64)
+    assert not np.allclose(forward(X, W2, c2, h), forward(X, W, c, h))
+
+
+def test_leaky_relu_needs_the_minima():
+    """Leaky ReLU's activations reach below its slope-1 piece: the shift uses the minima."""
+    rng = np.random.default_rng(1)
+    h = ACTIVATIONS["leaky_relu"]
+    X = rng.normal(size=(300, 4))
+    W, c = shallow_net(rng, 4, 5, 2)
+    sizes = [4, 5, 5, 2]
+    init = random_init(rng, sizes)
+    right = insert_layers(W, c, sizes, h, h(X @ W[0] + c[0]).min(axis=0), init, np.float64)
+    wrong = insert_layers(W, c, sizes, h, np.zeros(5), init, np.float64)
+    f0 = forward(X, W, c, h)
+    np.testing.assert_allclose(forward(X, *right, h), f0, atol=1e-12)
+    assert not np.allclose(forward(X, *wrong, h), f0)
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "hard_tanh"])
+def test_stage_two_starts_at_the_shallow_model(higgs_small, activation):
+    """With the iteration budget spent in stage 1, the deep model is the shallow one
+    with identity layers: the same predictions, and the curves run on."""
+    X, y = higgs_small
+    kw = dict(max_iter=3, early_stopping=False, random_state=0, activation=activation)
+    shallow = ADMMClassifier(hidden_layer_sizes=(16,), **kw).fit(X, y)
+    deep = ADMMClassifier(hidden_layer_sizes=(16, 16, 16), **kw).fit(X, y)
+    assert shallow.n_iter_ == deep.n_iter_ == 3
+    assert [w.shape for w in deep.coefs_] == [(X.shape[1], 16), (16, 16), (16, 16), (16, 1)]
+    np.testing.assert_allclose(deep.predict_proba(X), shallow.predict_proba(X), atol=1e-9)
+    np.testing.assert_allclose(deep.loss_curve_, shallow.loss_curve_)
+
+
+def test_deep_fit_continues_the_shallow_one(higgs_small):
+    """Stage 1 is the shallow fit's own iteration (same scores), and the deep model's
+    validation score never falls below the shallow one's best."""
+    X, y = higgs_small
+    kw = dict(early_stopping=True, random_state=0, max_iter=60)
+
+    shallow = ADMMRegressor(hidden_layer_sizes=(16,), **kw).fit(X, y.astype(float))
+    deep = ADMMRegressor(hidden_layer_sizes=(16, 16), **kw).fit(X, y.astype(float))
+    n1 = len(shallow.validation_scores_)
+    assert deep.n_iter_ > n1
+    np.testing.assert_array_equal(deep.validation_scores_[:n1], shallow.validation_scores_)
+    assert max(deep.validation_scores_) >= max(shallow.validation_scores_)
+    # the per-layer curves of stage 1 have no entry for the inserted layer
+    assert np.isnan(deep.constraint_residuals_[:n1, 1]).all() and np.isfinite(deep.constraint_residuals_[n1:]).all()
+
+
+def test_growth_is_the_default_of_the_default_solver_only(higgs_small):
+    """solver="paper" stays Algorithm 1 (no stage 1), and a warm start does not grow."""
+    X, y = higgs_small
+    paper = ADMMClassifier(hidden_layer_sizes=(8, 8), solver="paper", max_iter=5).fit(X, y)
+    assert paper.n_iter_ == 5 and np.isfinite(paper.constraint_residuals_).all()
+    clf = ADMMClassifier(hidden_layer_sizes=(8, 8), max_iter=5, early_stopping=False).fit(X, y)
+    clf.set_params(warm_start=True, max_iter=3).fit(X, y)
+    assert clf.n_iter_ == 3 and np.isfinite(clf.constraint_residuals_).all()
+    # a smooth activation has no exact identity: its deep nets start from the random pass
+    tanh = ADMMClassifier(hidden_layer_sizes=(8, 8), activation="tanh", max_iter=3)
+    tanh.set_params(early_stopping=False).fit(X, y)
+    assert tanh.n_iter_ == 3 and np.isfinite(tanh.constraint_residuals_).all()
