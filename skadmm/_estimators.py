@@ -47,7 +47,13 @@ _COMMON_PARAMS = """
         output update; the second takes them from the squared output update,
         consistent with the searched least-squares objective
         (``squared_targets_from_``), and runs until early stopping or its
-        own end (without a validation split to stop it, it overfits).  See
+        own end (without a validation split to stop it, it overfits).  With
+        two or more hidden layers of a piecewise-linear activation (and no
+        warm start) ``"admm"`` fits in two stages: the first hidden layer
+        alone, then the full network started from that fit with the other
+        layers inserted as identities on their inputs, so that it starts by
+        computing the one-layer network's function (the stages share
+        ``max_iter``).  See
         the user guide.
 
     alpha : float, default=1e-4
@@ -177,10 +183,12 @@ _COMMON_ATTRS = """
     constraint_residuals_ : ndarray of shape ``(n_iter_, n_layers_ - 1)``
         RMS of ``z_l - W_l a_{l-1}`` per iteration and layer.  With
         ``solver="admm"`` (whose state is the network's own forward pass) it
-        is the RMS displacement of each layer's target.
+        is the RMS displacement of each layer's target (NaN for the layers
+        not yet inserted during the first stage of a grown fit).
 
     activation_residuals_ : ndarray of shape ``(n_iter_, n_layers_ - 2)``
-        RMS of ``a_l - h(z_l)`` per iteration and hidden layer.
+        RMS of ``a_l - h(z_l)`` per iteration and hidden layer (NaN as in
+        ``constraint_residuals_``).
 
     validation_scores_ : list of float or None
         Validation score after each iteration (``early_stopping`` only): of
@@ -216,8 +224,9 @@ _COMMON_ATTRS = """
     relaxation_factors_ : ndarray of shape ``(n_iter_, n_layers_ - 2)``
         ``solver="admm"``: the relaxation factor applied to each hidden
         layer's weight update at each iteration (0: no candidate lowered the
-        objective); shape ``(0, 0)`` for the other solvers and without hidden
-        layers.
+        objective; NaN for the layers not yet inserted during the first
+        stage of a grown fit, see ``solver``); shape ``(0, 0)`` for the other
+        solvers and without hidden layers.
 
     squared_targets_from_ : int or None
         ``solver="admm"`` with early stopping: the first iteration whose
