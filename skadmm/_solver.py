@@ -277,6 +277,8 @@ class ADMMResult:
         ``search_targets="then-squared"`` (the default of ``variant="search"``):
         the first iteration whose hidden targets came from the squared output
         update; None when the search never stalled before the end.
+    callback_stopped : bool
+        True when a callback asked the fit to stop.
     interrupted : bool
         True when a KeyboardInterrupt stopped the fit.
     """
@@ -300,6 +302,7 @@ class ADMMResult:
     readout_reductions: int = 0
     temperature: float = 1.0
     readout_alpha: float = None
+    callback_stopped: bool = False
     total_time: float = 0.0
     relaxation_factors: np.ndarray = None
     squared_targets_from: int = None
@@ -523,8 +526,8 @@ def admm_fit(
     result = ADMMResult(coefs=W, intercepts=c)
     # the classifiers' output layer (readout="log-loss"), fitted once at the end
     log_output = None
-    final = _stage is None or _stage.get("final", True)
-    if options.readout == "log-loss" and final:
+    last_stage = _stage is None or _stage.get("final", True)
+    if options.readout == "log-loss" and last_stage:
         log_output = _LogLossOutput(
             st, blocks, backend, activation, alpha, options.tol, warm_model
         )
@@ -712,7 +715,7 @@ def admm_fit(
             # what validation and callbacks see: the iterate, its own output
             # layer read as logits (0/1 targets: the threshold 1/2 moves to 0)
             model = (W, c)
-            if log_output is not None and Y.shape[1] == 1:
+            if options.readout == "log-loss" and Y.shape[1] == 1:
                 model = (W, c[:-1] + [c[-1] - np.asarray(0.5, dtype=dtype)])
 
             # ---- diagnostics: one reduction of a few scalars --------------
@@ -802,6 +805,7 @@ def admm_fit(
                 }
                 if callback(it, info):
                     converged, message = True, f"callback stopped the fit at iteration {it}"
+                    result.callback_stopped = True
                     break
             if search is not None and search.get("fallback_from") == it + 1:
                 # new targets, a new phase: it gets the full patience
@@ -844,7 +848,7 @@ def admm_fit(
     if best is not None:
         result.best_validation_score = best[0]
         W, c = best[1], best[2]
-    elif not final and last_good is not None:
+    elif not last_stage and last_good is not None:
         W, c = last_good
     if log_output is not None:
         if task_hook is not None:
@@ -867,7 +871,7 @@ def admm_fit(
             result.temperature = 1.0 / s
             final = backend.allreduce(np.asarray(validation[0](W, c), dtype=np.float64))
             result.best_validation_score = float(validation[1](final))
-    elif options.readout_iter and L >= 2 and n_iter > 0 and final:
+    elif options.readout_iter and L >= 2 and n_iter > 0 and last_stage:
         if task_hook is not None:
             task_hook("readout")
         W, c, result.readout_n_iter = _refit_readout(
@@ -954,18 +958,24 @@ def _grown_fit(X, Y, *, hidden_layer_sizes, activation, options, backend, seed, 
     grown = insert_layers(
         W, c, sizes, activation, low, random_weights(seed, sizes, dtype), dtype, out_range
     )
-    return admm_fit(
+    # a fit stopped in stage 1 (by a callback or the user) returns the grown start
+    halted = shallow.interrupted or shallow.callback_stopped
+    deep = admm_fit(
         X,
         Y,
         hidden_layer_sizes=hidden_layer_sizes,
         activation=activation,
-        options=options,
+        options=replace(options, max_iter=shallow.n_iter) if halted else options,
         backend=backend,
         seed=seed,
         init_coefs=grown,
         _stage={"before": shallow, "start": grown},
         **kw,
     )
+    if halted:
+        deep.message, deep.converged = shallow.message, shallow.converged
+        deep.interrupted, deep.callback_stopped = shallow.interrupted, shallow.callback_stopped
+    return deep
 
 
 class _LogLossOutput:

@@ -110,20 +110,38 @@ def test_stage_two_starts_at_the_shallow_model(higgs_small, activation):
     np.testing.assert_allclose(deep.loss_curve_, shallow.loss_curve_)
 
 
-def test_deep_fit_continues_the_shallow_one(higgs_small):
-    """Stage 1 is the shallow fit's own iteration (same scores), and the deep model's
-    validation score never falls below the shallow one's best."""
+@pytest.mark.parametrize("Estimator", [ADMMClassifier, ADMMRegressor])
+def test_deep_fit_continues_the_shallow_one(higgs_small, Estimator):
+    """Stage 1 is the shallow fit's own iteration (the same validation scores: for the
+    binary classifier its output read as logits, as the shallow fit scores it), and the
+    deep model's validation score never falls below the shallow one's best."""
     X, y = higgs_small
+    y = y if Estimator is ADMMClassifier else y.astype(float)
     kw = dict(early_stopping=True, random_state=0, max_iter=60)
-
-    shallow = ADMMRegressor(hidden_layer_sizes=(16,), **kw).fit(X, y.astype(float))
-    deep = ADMMRegressor(hidden_layer_sizes=(16, 16), **kw).fit(X, y.astype(float))
+    shallow = Estimator(hidden_layer_sizes=(16,), **kw).fit(X, y)
+    deep = Estimator(hidden_layer_sizes=(16, 16), **kw).fit(X, y)
     n1 = len(shallow.validation_scores_)
     assert deep.n_iter_ > n1
     np.testing.assert_array_equal(deep.validation_scores_[:n1], shallow.validation_scores_)
     assert max(deep.validation_scores_) >= max(shallow.validation_scores_)
     # the per-layer curves of stage 1 have no entry for the inserted layer
-    assert np.isnan(deep.constraint_residuals_[:n1, 1]).all() and np.isfinite(deep.constraint_residuals_[n1:]).all()
+    assert np.isnan(deep.constraint_residuals_[:n1, 1]).all()
+    assert np.isfinite(deep.constraint_residuals_[n1:]).all()
+
+
+def test_a_callback_stop_in_stage_one_ends_the_fit(higgs_small):
+    X, y = higgs_small
+    seen = []
+
+    def stop_at_3(it, info):
+        seen.append(it)
+        return it == 3
+
+    clf = ADMMClassifier(hidden_layer_sizes=(8, 8), callback=stop_at_3, random_state=0)
+    clf.fit(X, y)
+    assert seen == [1, 2, 3] and clf.n_iter_ == 3
+    assert [w.shape[1] for w in clf.coefs_] == [8, 8, 1]
+    assert "callback" in clf.stop_reason_
 
 
 def test_growth_is_the_default_of_the_default_solver_only(higgs_small):
