@@ -20,7 +20,6 @@ iterations.
 import time
 import warnings
 
-import numpy as np
 from _common import maybe_rerun_without_openblas_env, parser, report, table
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -86,10 +85,12 @@ def main():
         previous = None
         for depth in depths:
             hidden = (100,) * depth
-            mlp = fit(M(hidden_layer_sizes=hidden, early_stopping=True, random_state=0), Xa, ya, Xv, yv)
+            mlp = M(hidden_layer_sizes=hidden, early_stopping=True, random_state=0)
+            mlp = fit(mlp, Xa, ya, Xv, yv)
             grown = fit(A(hidden_layer_sizes=hidden, random_state=0), Xa, ya, Xv, yv)
             if depth > 1:
-                plain = fit(A(hidden_layer_sizes=hidden, random_state=0), Xa, ya, Xv, yv, no_growth)
+                plain = A(hidden_layer_sizes=hidden, random_state=0)
+                plain = fit(plain, Xa, ya, Xv, yv, no_growth)
             else:
                 plain = grown
             print(name, depth, "MLP", mlp, "default", grown, "no growth", plain, flush=True)

@@ -67,9 +67,7 @@ def identity_piece(activation):
     return None if best is None else best[1]
 
 
-def insert_layers(
-    coefs, intercepts, sizes, activation, low, random_init, dtype, out_range=None
-):
+def insert_layers(coefs, intercepts, sizes, activation, low, random_init, dtype, out_range=None):
     """The weights of the deep network that starts as the shallow one.
 
     Parameters
@@ -100,9 +98,10 @@ def insert_layers(
         The deep network's weights.
     """
     k = len(coefs) - 1  # hidden layers kept
-    W, c = [np.asarray(w, np.float64) for w in coefs[:k]], [
-        np.asarray(v, np.float64) for v in intercepts[:k]
-    ]
+    W, c = (
+        [np.asarray(w, np.float64) for w in coefs[:k]],
+        [np.asarray(v, np.float64) for v in intercepts[:k]],
+    )
     W_out = np.asarray(coefs[k], np.float64)
     c_out = np.asarray(intercepts[k], np.float64).copy()
     piece = identity_piece(activation)

@@ -932,7 +932,9 @@ def _grown_fit(X, Y, *, hidden_layer_sizes, activation, options, backend, seed, 
     piece = identity_piece(activation)
     width = hidden_layer_sizes[0]
     low = np.zeros(width)
-    image_low = min(p.slope * (p.lo if p.slope > 0 else p.hi) + p.offset for p in activation.pieces)
+    image_low = min(
+        p.slope * (p.lo if p.slope > 0 else p.hi) + p.offset for p in activation.pieces
+    )
     shift = np.isfinite(piece[2]) and image_low < piece[2]
     narrows = any(b < a for a, b in zip(hidden_layer_sizes, hidden_layer_sizes[1:]))
     out_range = None

@@ -35,8 +35,13 @@ def test_identity_piece():
     assert identity_piece(ACTIVATIONS["tanh"]) is None
     with pytest.raises(ValueError, match="piecewise-linear"):
         insert_layers(
-            [np.eye(2)] * 2, [np.zeros(2)] * 2, [2, 2, 2, 2], ACTIVATIONS["tanh"],
-            np.zeros(2), None, np.float64,
+            [np.eye(2)] * 2,
+            [np.zeros(2)] * 2,
+            [2, 2, 2, 2],
+            ACTIVATIONS["tanh"],
+            np.zeros(2),
+            None,
+            np.float64,
         )
 
 
