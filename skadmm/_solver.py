@@ -143,7 +143,11 @@ class SolverOptions:
     :func:`~skadmm._readout.fit_log_loss_readout`, once, on the hidden
     layers the fit returns; with a validation split its ridge is chosen
     there along a path and then its temperature fitted there, and the
-    returned model's validation score replaces the best iterate's).  The estimators'
+    returned model's validation score replaces the best iterate's).  ``growth``
+    (``variant="search"`` with two or more hidden layers of a piecewise-linear
+    activation and no warm start): fit the first hidden layer alone, then
+    the full network from it with the other layers inserted as identities
+    (:func:`_grown_fit`).  The estimators'
     ``solver="paper"`` is
     ``variant="paper", init="gaussian", readout_iter=0``; ``solver="plain"``
     is ``variant="admm", init="forward", readout_iter=50``; their default
