@@ -9,7 +9,6 @@ import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
@@ -18,9 +17,9 @@ from ._callbacks import CALLBACK_STATE, CallbackMixin, fit_tasks
 from ._compat import Interval, StrOptions, _check_sample_weight, _fit_context, validate_data
 from ._kernels import forward
 from ._solver import SolverOptions, admm_fit
-from .backends import get_backend
+from .backends import blocks_for, chunk_rows_for, get_backend
 
-__all__ = ["BaseADMM"]
+__all__ = ["BaseADMM", "validation_mask"]
 
 #: Bytes a fit may use, as a fraction of the memory available, before
 #: :class:`MemoryError` is raised instead of starting it.
@@ -43,9 +42,62 @@ def _available_memory():
 
 
 def _can_split(n_rows, n_classes, fraction):
-    """Whether ``n_rows`` rows of ``n_classes`` classes give a stratified validation split."""
+    """Whether ``n_rows`` rows (all workers') are enough to hold out a validation split.
+
+    The expected number held out, ``ceil(fraction * n_rows)``, and the rest must
+    each be able to hold every one of the ``n_classes`` classes: the rule of
+    ``early_stopping="auto"`` for the classifiers below 10,000 rows.
+    """
     n_val = int(np.ceil(fraction * n_rows))
     return n_val >= n_classes and n_rows - n_val >= n_classes
+
+
+#: Rows per block of the validation split's random numbers (:func:`validation_mask`).
+#: Fixed, unlike the compute blocks: the split depends on the rows only.
+SPLIT_BLOCK_ROWS = 4096
+#: Stream of the split's generators (the Gaussian initial state uses the layer
+#: indices, the random weights ``2**31 - 1``).
+_SPLIT_STREAM = 2**31 - 2
+
+
+def validation_mask(seed, offset, n_rows, fraction):
+    """Which of the global rows ``offset`` to ``offset + n_rows - 1`` early stopping holds out.
+
+    Global row ``i`` is held out if and only if ``u_i < fraction``, where
+    ``u_i`` is a uniform number in ``[0, 1)`` that depends only on ``(seed,
+    i)``: block ``k`` of :data:`SPLIT_BLOCK_ROWS` global rows draws its numbers
+    in row order from ``numpy.random.default_rng([seed, 2**31 - 2, k])``.  So
+    the split of a row never depends on how the rows are cut between
+    workers (MPI ranks, joblib jobs, pieces of a data set): concatenating
+    the masks of consecutive pieces gives the mask of the whole.  Each row is
+    held out with probability ``fraction``, independently (the number held
+    out is binomial, not exactly ``fraction * n``).
+
+    Parameters
+    ----------
+    seed : int
+        Non-negative; the estimators draw it from ``random_state``, the same
+        on every worker.
+    offset : int
+        Global index of the first row.
+    n_rows : int
+        Number of rows.
+    fraction : float
+        Probability that a row is held out (``validation_fraction``).
+
+    Returns
+    -------
+    mask : ndarray of bool, shape (n_rows,)
+        True for the held-out (validation) rows.
+    """
+    offset, n_rows, seed = int(offset), int(n_rows), int(seed)
+    out = np.empty(n_rows, dtype=bool)
+    for k, rows in blocks_for(offset, n_rows, SPLIT_BLOCK_ROWS):
+        first = offset + rows.start - k * SPLIT_BLOCK_ROWS
+        stop = first + (rows.stop - rows.start)
+        u = np.random.default_rng([seed, _SPLIT_STREAM, k]).random(stop)
+        out[rows] = u[first:] < fraction
+    return out
 
 
 class BaseADMM(CallbackMixin, BaseEstimator, ABC):
@@ -230,6 +282,8 @@ class BaseADMM(CallbackMixin, BaseEstimator, ABC):
                 "classes": local_classes,
                 "sw_total": float(sample_weight.sum()),
                 "weighted": bool(np.any(sample_weight != 1.0)),
+                # rank 0's seeds every rank's split and initial state
+                "seed": int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max)),
                 **tasks.summary(),
             }
         except Exception as exc:
@@ -274,19 +328,25 @@ class BaseADMM(CallbackMixin, BaseEstimator, ABC):
 
         validation = None
         n_total = sum(s["n"] for s in summaries)
+        seed = summaries[0]["seed"]
         early = self.early_stopping
         if early == "auto":
             early = n_total > 10_000  # as HistGradientBoosting: above 10,000 rows (all ranks)
             if self._loss == "hinge":  # probabilities are calibrated on held-out rows
-                early = early or all(
-                    _can_split(s["n"], len(s["classes"]), self.validation_fraction)
-                    for s in summaries
-                    if s["n"]
-                )
-        self.do_early_stopping_ = bool(early)
+                early = early or _can_split(n_total, len(classes), self.validation_fraction)
         if early:
-            X, X_val, Y, Y_val, sample_weight, sw_val = self._split_validation(X, Y, sample_weight)
-            validation = self._validation_fns(X_val, Y_val, None if uniform else sw_val)
+            # rows before this rank's: the split is a function of the global row index
+            offset = sum(s["n"] for s in summaries[: backend.rank])
+            held = self._validation_rows(Y, seed, offset, n_total, backend)
+            self.do_early_stopping_ = held is not None
+        else:
+            self.do_early_stopping_ = False
+        early = self.do_early_stopping_
+        if early:
+            X, X_val, Y, Y_val, sample_weight, sw_val = self._split_validation(
+                X, Y, sample_weight, held, backend
+            )
+            validation = self._validation_fns(X_val, Y_val, None if uniform else sw_val, backend)
 
         init = None
         if not first_pass:
@@ -316,7 +376,6 @@ class BaseADMM(CallbackMixin, BaseEstimator, ABC):
             # only with a validation split to stop it (see the solver's docs)
             search_targets="then-squared" if early else "loss",
         )
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         result = admm_fit(
             X,
             Y,
@@ -408,45 +467,97 @@ class BaseADMM(CallbackMixin, BaseEstimator, ABC):
                 "(backend='mpi') so each holds fewer rows."
             )
 
-    def _split_validation(self, X, Y, sample_weight):
-        stratify = None
-        if self._loss == "hinge":
-            labels = Y.argmax(axis=1) if Y.shape[1] > 1 else Y[:, 0]
-            _, counts = np.unique(labels, return_counts=True)
-            if counts.size > 1 and counts.min() >= 2:
-                stratify = labels
-        n = X.shape[0]
-        if n < 2:
-            return X, X[:0], Y, Y[:0], sample_weight, sample_weight[:0]
-        idx_train, idx_val = train_test_split(
-            np.arange(n),
-            test_size=self.validation_fraction,
-            random_state=self.random_state,
-            stratify=stratify,
-        )
-        idx_train.sort()
-        idx_val.sort()
-        return (
-            X[idx_train],
-            X[idx_val],
-            Y[idx_train],
-            Y[idx_val],
-            sample_weight[idx_train],
-            sample_weight[idx_val],
-        )
+    def _validation_rows(self, Y, seed, offset, n_total, backend):
+        """The local rows early stopping holds out (a bool mask), or None to train on all.
 
-    def _validation_fns(self, X_val, Y_val, sw_val):
+        Global row ``i`` is held out iff :func:`validation_mask` says so.  Then,
+        from counts summed over every worker (so every rank takes the same
+        decision), each class (the regressors: the one "class" of all rows)
+        that would have no training row gets back its held-out row of least
+        global index.  If no row is held out, ``early_stopping="auto"`` trains
+        on every row (returns None) and ``early_stopping=True`` raises
+        ValueError, on every rank.
+        """
+        n_local = Y.shape[0]
+        held = validation_mask(seed, offset, n_local, self.validation_fraction)
+        if self._loss == "hinge":
+            labels = Y.argmax(axis=1) if Y.shape[1] > 1 else (Y[:, 0] > 0.5).astype(np.intp)
+            n_classes = max(Y.shape[1], 2)
+        else:
+            labels = np.zeros(n_local, dtype=np.intp)
+            n_classes = 1
+        local = np.concatenate(
+            [
+                np.bincount(labels[~held], minlength=n_classes),
+                np.bincount(labels[held], minlength=n_classes),
+            ]
+        ).astype(np.float64)
+        counts = backend.allreduce(local)  # integers: exact
+        train, val = counts[:n_classes], counts[n_classes:]
+        missing = np.flatnonzero((train == 0) & (val > 0))
+        if missing.size:
+            # the lowest global index of a held-out row of each such class, over all ranks
+            big = np.iinfo(np.int64).max
+            mine = [
+                int(offset + np.flatnonzero(held & (labels == k))[0])
+                if np.any(held & (labels == k))
+                else big
+                for k in missing
+            ]
+            firsts = np.min(np.array(backend.allgather(mine), dtype=np.int64), axis=0)
+            for k, i in zip(missing, firsts):
+                if offset <= i < offset + n_local:
+                    held[i - offset] = False
+                train[k] += 1
+                val[k] -= 1
+        if val.sum() > 0:
+            return held
+        if self.early_stopping is True:
+            raise ValueError(
+                f"early_stopping=True, but validation_fraction={self.validation_fraction} "
+                f"holds out no row of the {n_total} (all ranks' rows; row i is held out when "
+                "a uniform number keyed by random_state and i is below validation_fraction, "
+                "and every class keeps a training row). Raise validation_fraction, pass more "
+                "rows, change random_state or set early_stopping=False."
+            )
+        return None
+
+    def _split_validation(self, X, Y, sample_weight, held, backend):
+        """Training and validation rows (``held``); under MPI the latter start on chunks."""
+        idx_train, idx_val = np.flatnonzero(~held), np.flatnonzero(held)
+        X_val, Y_val, sw_val = X[idx_val], Y[idx_val], sample_weight[idx_val]
+        # every rank starts on a chunk of the validation rows, so that their
+        # sums are those of a serial fit (as the solver does with the training rows)
+        X_val, Y_val, sw_val = backend.move_rows(chunk_rows_for(1), (X_val, Y_val, sw_val))
+        return X[idx_train], X_val, Y[idx_train], Y_val, sample_weight[idx_train], sw_val
+
+    def _validation_fns(self, X_val, Y_val, sw_val, backend):
+        """The solver's validation functions: per-chunk sums, the same for any partition."""
         activation = ACTIVATIONS[self.activation]
+        chunk = chunk_rows_for(1)
+        n_val = X_val.shape[0]
+        offset = backend.row_offset(n_val)
+        parts = [rows for _, rows in blocks_for(offset, n_val, chunk)] or [slice(0, 0)]
 
         def stats(coefs, intercepts):
-            raw = forward(X_val, coefs, intercepts, activation)
-            return self._score_sums(raw, Y_val, sw_val)
+            return np.array(
+                [
+                    self._score_sums(
+                        forward(X_val[r], coefs, intercepts, activation),
+                        Y_val[r],
+                        None if sw_val is None else sw_val[r],
+                    )
+                    for r in parts
+                ],
+                dtype=np.float64,
+            )
 
         if self._loss == "squared":
             return stats, self._score_from_sums
 
-        def logits(coefs, intercepts):  # for the classifiers' temperature
-            return forward(X_val, coefs, intercepts, activation), Y_val, sw_val
+        def logits(coefs, intercepts):  # for the classifiers' ridge path and temperature
+            z = np.concatenate([forward(X_val[r], coefs, intercepts, activation) for r in parts])
+            return z, Y_val, sw_val, parts
 
         return stats, self._score_from_sums, logits
 

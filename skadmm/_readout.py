@@ -347,6 +347,14 @@ def temperature_terms(z, y, scale, sample_weight=None):
     return np.array([np.sum(t * w, dtype=np.float64) for t in terms])
 
 
+def _global_terms(backend, terms):
+    """Sum of the local ``terms`` over every worker: one array, or exactly over its parts."""
+    terms = np.asarray(terms, dtype=np.float64)
+    if terms.ndim == 1:
+        return backend.allreduce(terms)
+    return backend.reduce_parts(list(terms), terms.shape[1:])
+
+
 def fit_temperature(local_terms, backend, max_iter=50, tol=1e-10):
     """The inverse temperature ``0 < s <= 1`` that minimises the validation log-loss of ``s z``.
 
@@ -367,9 +375,12 @@ def fit_temperature(local_terms, backend, max_iter=50, tol=1e-10):
     ----------
     local_terms : callable
         ``local_terms(s)`` returns this worker's :func:`temperature_terms`
-        (zeros where it holds no validation rows).
+        (zeros where it holds no validation rows), or a sequence of them (one
+        per part of its rows), whose sum over parts and workers is exact
+        (``backend.reduce_parts``): the same for any partition of the rows.
     backend : Backend
-        An entered backend; its ``allreduce`` sums over every worker.
+        An entered backend; its ``allreduce`` (``reduce_parts`` for parts) sums over
+        every worker.
 
     Returns
     -------
@@ -377,7 +388,7 @@ def fit_temperature(local_terms, backend, max_iter=50, tol=1e-10):
         1.0 when the sums are degenerate (no validation rows, or logits all zero).
     """
     s = 1.0
-    loss, grad, curv = backend.allreduce(np.asarray(local_terms(s), dtype=np.float64))
+    loss, grad, curv = _global_terms(backend, local_terms(s))
     if not (np.isfinite(loss) and curv > 0):
         return 1.0
     scale = max(abs(loss), np.finfo(float).tiny)
@@ -388,7 +399,7 @@ def fit_temperature(local_terms, backend, max_iter=50, tol=1e-10):
         step = -grad / curv if curv > 0 else -np.sign(grad) * s
         step = float(np.clip(step, -s * (1 - 1 / 16), 1.0 - s))
         for _ in range(30):
-            trial = backend.allreduce(np.asarray(local_terms(s + step), dtype=np.float64))
+            trial = _global_terms(backend, local_terms(s + step))
             if trial[0] <= loss:
                 break
             step *= 0.5

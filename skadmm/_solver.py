@@ -312,6 +312,12 @@ class ADMMResult:
     squared_targets_from: int = None
 
 
+def _sum_parts(backend, parts):
+    """Exact sum over every worker of the rows of ``parts`` (per-chunk local sums)."""
+    parts = np.asarray(parts, dtype=np.float64)
+    return backend.reduce_parts(list(parts), parts.shape[1:])
+
+
 def gaussian_rows(seed, stream, offset, n_local, width, dtype):
     """Standard normal rows ``offset`` to ``offset + n_local - 1`` of a virtual global array.
 
@@ -421,14 +427,17 @@ def admm_fit(
         Warm start: the state is initialised by a forward pass of these
         weights (``z_l = W_l a_{l-1}``, ``a_l = h(z_l)``, ``lambda = 0``).
     validation : tuple (stats_fn, score_fn[, logits_fn]), default=None
-        ``stats_fn(coefs, intercepts)`` returns an array of local sums over
-        this process's validation rows; ``score_fn(global_sums)`` turns
-        their all-reduced value into a score (higher is better).  Enables
-        early stopping with restoration of the best weights.  With
-        ``readout="log-loss"``, ``logits_fn(coefs, intercepts)`` returns the
-        local validation rows' ``(logits, indicators, sample_weight)``, on
-        which the returned model's output-layer ridge is chosen and its
-        temperature fitted.
+        ``stats_fn(coefs, intercepts)`` returns an array of shape
+        ``(n_parts, k)``: sums over this process's validation rows, one row
+        per part (the estimators: per chunk of validation rows, every
+        process starting on a chunk); ``score_fn(global_sums)`` turns their
+        exact sum over every part and process into a score (higher is
+        better).  Enables early stopping with restoration of the best
+        weights.  With ``readout="log-loss"``, ``logits_fn(coefs,
+        intercepts)`` returns the local validation rows' ``(logits,
+        indicators, sample_weight, parts)`` (``parts``: the row slices whose
+        sums are added exactly), on which the returned model's output-layer
+        ridge is chosen and its temperature fitted.
     callback : callable, default=None
         ``callback(iteration, info)`` after every iteration; ``info`` is a
         dict of the current diagnostics.  Returning True stops the fit.
@@ -733,14 +742,14 @@ def admm_fit(
                 return (np.array([_wsum(LOSSES[loss](f, st.Y[rows]), wr)]),)
 
             fwd = backend.map_blocks(train_loss, range(len(blocks)))
-            extra = np.zeros(0)
-            if validation is not None:
-                extra = np.asarray(validation[0](*model), dtype=np.float64)
+            extra = np.zeros((0, 0))
+            if validation is not None:  # per validation chunk
+                extra = np.atleast_2d(np.asarray(validation[0](*model), dtype=np.float64))
             # per-block sums, added exactly: the same whatever the partition
-            none = np.zeros_like(extra)
+            none = np.zeros(extra.shape[1])
             parts = [np.concatenate([d, f[0], none]) for d, f in zip(diag_blocks, fwd)]
-            parts.append(np.concatenate([np.zeros(2 * L + 2), extra]))
-            packed = backend.reduce_parts(parts, parts[-1].shape)
+            parts.extend(np.concatenate([np.zeros(2 * L + 2), e]) for e in extra)
+            packed = backend.reduce_parts(parts, (2 * L + 2 + extra.shape[1],))
             d = packed[: 2 * L + 1]
             wsq = weights_sq()
             denom = max(sw_total, np.finfo(float).tiny)
@@ -867,13 +876,20 @@ def admm_fit(
         if log_output.held_out_counts is not None:
             # the held-out rows calibrate the confidence (no prediction changes),
             # and the score reported is the returned model's
-            z_val, y_val, sw_val = held_out(W, c)
-            s = fit_temperature(lambda s: temperature_terms(z_val, y_val, s, sw_val), backend)
+            z_val, y_val, sw_val, parts = held_out(W, c)
+
+            def terms(s):  # per validation chunk, added exactly
+                return [
+                    temperature_terms(z_val[r], y_val[r], s, None if sw_val is None else sw_val[r])
+                    for r in parts
+                ]
+
+            s = fit_temperature(terms, backend)
             W, c = list(W), list(c)
             W[-1] = (W[-1] * s).astype(dtype, copy=False)
             c[-1] = (c[-1] * s).astype(dtype, copy=False)
             result.temperature = 1.0 / s
-            final = backend.allreduce(np.asarray(validation[0](W, c), dtype=np.float64))
+            final = _sum_parts(backend, validation[0](W, c))
             result.best_validation_score = float(validation[1](final))
     elif options.readout_iter and L >= 2 and n_iter > 0 and last_stage:
         if task_hook is not None:
@@ -1079,10 +1095,13 @@ class _LogLossOutput:
         if held_out is not None:
             # the held-out rows' weight per class, over every worker: without
             # any there is nothing to choose on
-            _, y, w = held_out(W, c)
+            _, y, w, parts = held_out(W, c)
             cols = y if y.shape[1] > 1 else np.hstack([1.0 - y, y])
-            counts = np.sum(cols if w is None else cols * w[:, None], axis=0, dtype=np.float64)
-            counts = self.backend.allreduce(counts)
+            if w is not None:
+                cols = cols * w[:, None]
+            counts = _sum_parts(
+                self.backend, [np.sum(cols[r], axis=0, dtype=np.float64) for r in parts]
+            )
             self.reductions += 1
             if counts.sum() > 0:
                 self.held_out_counts = counts
@@ -1094,11 +1113,16 @@ class _LogLossOutput:
 
             def validation_loss(res):
                 """Mean log-loss over every worker's validation rows."""
-                z, y, w = held_out(*model(res))
-                local = temperature_terms(z, y, 1.0, w)[0]
-                count = float(z.shape[0] if w is None else np.sum(w))
+                z, y, w, parts = held_out(*model(res))
+                local = [
+                    [
+                        temperature_terms(z[r], y[r], 1.0, None if w is None else w[r])[0],
+                        float(z[r].shape[0] if w is None else np.sum(w[r])),
+                    ]
+                    for r in parts
+                ]
                 self.reductions += 1
-                loss, weight = self.backend.allreduce(np.array([local, count]))
+                loss, weight = _sum_parts(self.backend, local)
                 return loss / max(weight, np.finfo(float).tiny)
 
             total = float(gram[d, d])

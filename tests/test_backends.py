@@ -340,3 +340,29 @@ def test_exact_sums_mark_non_finite_entries():
 
     out = exact_sum([np.array([1.0, np.inf, 2.0]), np.array([2.0, 1.0, np.nan])], (3,))
     assert out[0] == 3.0 and np.isnan(out[1]) and np.isnan(out[2])
+
+
+@pytest.mark.parametrize("Est", [ADMMClassifier, ADMMRegressor])
+def test_joblib_default_early_stopping_fits_are_bitwise_those_of_serial(small_chunks, Est):
+    """early_stopping on (the classifier's default "auto"; the regressor's True): the split
+    is a function of the global row index, the validation sums are per chunk and exact, so
+    1 to 3 jobs (29 training blocks of 64 rows) give the serial model to the last bit:
+    the same best iterate, ridge path, temperature and validation scores."""
+    X, y = invariance_data()
+    kw = dict(hidden_layer_sizes=(16,), max_iter=30, tol=0, random_state=0)
+    if Est is ADMMRegressor:
+        kw["early_stopping"] = True
+        y = X[:, 0] * X[:, 1] + np.sin(X[:, 2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        serial = Est(**kw).fit(X, y)
+        assert serial.do_early_stopping_
+        for n_jobs in (1, 2, 3):
+            threads = Est(backend="joblib", n_jobs=n_jobs, **kw).fit(X, y)
+            for w, w0 in zip(
+                threads.coefs_ + threads.intercepts_, serial.coefs_ + serial.intercepts_
+            ):
+                np.testing.assert_array_equal(w, w0)
+            assert threads.validation_scores_ == serial.validation_scores_
+            assert threads.best_validation_score_ == serial.best_validation_score_
+            assert getattr(threads, "temperature_", 1) == getattr(serial, "temperature_", 1)

@@ -13,8 +13,10 @@ from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_random_state
 
 from skadmm import ADMMClassifier, ADMMRegressor, DivergenceError
+from skadmm._base import validation_mask
 from skadmm.datasets import load_dataset, load_higgs
 
 
@@ -290,7 +292,7 @@ def test_early_stopping_follows_the_mlp_rule(housing, solver, exempt):
             early_stopping=True,
             n_iter_no_change=patience,
             tol=1e-3,
-            random_state=0,
+            random_state=1,
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -324,6 +326,80 @@ def test_early_stopping_auto_follows_the_training_set_size(higgs_small):
     assert not tiny.do_early_stopping_ and tiny.temperature_ == 1.0
     with pytest.raises(ValueError, match="early_stopping"):
         ADMMClassifier(early_stopping="sometimes").fit(X, y)
+
+
+def _split_seed(random_state):
+    """The seed the estimators draw from random_state for the split and initial state."""
+    return check_random_state(random_state).randint(np.iinfo(np.int32).max)
+
+
+def test_validation_mask_is_a_function_of_the_global_row_only():
+    """Any cut of the rows into pieces gives the same mask; each row is held out with
+    probability validation_fraction (10^5 rows: within 5 standard deviations)."""
+    n = 100_000
+    whole = validation_mask(12345, 0, n, 0.1)
+    assert whole.dtype == bool and whole.shape == (n,)
+    assert abs(whole.mean() - 0.1) < 5 * np.sqrt(0.1 * 0.9 / n)
+    rng = np.random.default_rng(0)
+    for n_pieces in (2, 3, 7, 50):
+        cuts = np.sort(rng.choice(np.arange(1, n), n_pieces - 1, replace=False))
+        bounds = [0, *cuts.tolist(), n]
+        pieces = [validation_mask(12345, a, b - a, 0.1) for a, b in zip(bounds, bounds[1:])]
+        np.testing.assert_array_equal(np.concatenate(pieces), whole)
+    # a piece far into the data, block boundaries inside it; empty pieces
+    np.testing.assert_array_equal(validation_mask(12345, 4000, 300, 0.1), whole[4000:4300])
+    assert validation_mask(12345, 77, 0, 0.1).shape == (0,)
+    # another seed, another split; a larger fraction holds out a superset
+    assert not np.array_equal(validation_mask(1, 0, n, 0.1), whole)
+    assert np.all(validation_mask(12345, 0, n, 0.3)[whole])
+
+
+def test_validation_split_is_the_mask_and_keeps_every_class_in_training(monkeypatch):
+    """The fit holds out exactly the mask's rows, but a class whose every row the mask holds
+    out gets its first one back for training."""
+    import skadmm._base as base
+
+    n = 400
+    mask = validation_mask(_split_seed(0), 0, n, 0.1)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, 3))
+    y = np.arange(n) % 2
+    lone = int(np.flatnonzero(mask)[3])
+    y[lone] = 2  # the only row of class 2, which the mask holds out
+    seen = []
+    original = base.BaseADMM._split_validation
+
+    def spy(self, X, Y, sample_weight, held, backend):
+        seen.append(held.copy())
+        return original(self, X, Y, sample_weight, held, backend)
+
+    monkeypatch.setattr(base.BaseADMM, "_split_validation", spy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = ADMMClassifier(hidden_layer_sizes=(4,), max_iter=3, random_state=0).fit(X, y)
+        reg = ADMMRegressor(hidden_layer_sizes=(4,), max_iter=3, early_stopping=True)
+        reg.set_params(random_state=0).fit(X, X[:, 0])
+    assert clf.do_early_stopping_ and reg.do_early_stopping_
+    expected = mask.copy()
+    expected[lone] = False
+    np.testing.assert_array_equal(seen[0], expected)
+    np.testing.assert_array_equal(seen[1], mask)
+
+
+def test_a_split_without_validation_rows_raises_or_turns_auto_off():
+    """early_stopping=True raises a ValueError that says why; "auto" then trains on every row."""
+    X = np.random.default_rng(0).standard_normal((40, 3))
+    y = np.arange(40) % 2
+    with pytest.raises(ValueError, match="holds out no row of the 40"):
+        ADMMClassifier(early_stopping=True, validation_fraction=1e-9, max_iter=2).fit(X, y)
+    with pytest.raises(ValueError, match="holds out no row of the 40"):
+        ADMMRegressor(early_stopping=True, validation_fraction=1e-9, max_iter=2).fit(X, X[:, 0])
+    # "auto": 40 rows of 2 classes at 5% can be split, but this seed's mask is empty
+    state = next(s for s in range(1000) if not validation_mask(_split_seed(s), 0, 40, 0.05).any())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = ADMMClassifier(validation_fraction=0.05, max_iter=2, random_state=state).fit(X, y)
+    assert not clf.do_early_stopping_ and clf.validation_scores_ is None
 
 
 def test_callback_sees_state_and_can_stop(higgs_small):
@@ -776,7 +852,7 @@ def test_smooth_activations_learn_higgs(activation, solver, max_iter, margin):
             activation=activation,
             solver=solver,
             max_iter=max_iter,
-            random_state=0,
+            random_state=1,
         ).fit(X_train, y_train)
     assert clf.score(X_test, y_test) > majority + margin
     h = ACTIVATIONS[activation]

@@ -55,9 +55,10 @@ def _same_on_every_rank(value):
     return all(np.array_equal(v, values[0]) for v in values)
 
 
-# early_stopping=False: the validation split is drawn from each rank's own rows,
-# so with it the distributed fit and the serial gold hold out different rows
-# (the classifier's "auto" turns it on here: it calibrates the probabilities).
+# early_stopping=False: these gold fits train on every row (the classifier's "auto"
+# would hold out a split here: it calibrates the probabilities); the split is a function
+# of the global row index, and test_default_classifier_is_bitwise_that_of_serial checks
+# the early-stopping fits against their serial gold.
 PARAMS = dict(
     hidden_layer_sizes=(24, 12), max_iter=6, alpha=1e-2, random_state=7, early_stopping=False
 )
@@ -442,12 +443,36 @@ def _small(n, n_classes=2, seed=0):
     return rng.standard_normal((n, 4)), np.arange(n) % n_classes
 
 
-def test_failure_in_the_validation_split_ends_every_rank(watchdog):
-    """The issue's reproduction: one rank holds 30 rows of 10 classes, the others 6,000;
-    with early stopping its stratified split is impossible."""
+def test_failure_in_the_validation_split_ends_every_rank(watchdog, monkeypatch):
+    """Drawing the split fails on one rank (here: no memory for its mask), while the
+    others go on to the split's exchange of class counts."""
+    import skadmm._base as base
+
+    if RANK == FAULTY:
+
+        def no_memory(*args):
+            raise MemoryError("no memory for the validation mask")
+
+        monkeypatch.setattr(base, "validation_mask", no_memory)
+    X, y = _small(600, seed=RANK)
+    clf = ADMMClassifier(hidden_layer_sizes=(4,), max_iter=3, early_stopping=True, backend="mpi")
+    _fails_on_every_rank(lambda: _fit(clf, X, y), MemoryError, "validation mask")
+
+
+def test_the_validation_split_is_checked_globally(watchdog):
+    """The split is decided from counts over every rank: a rank with 30 rows of 10 classes
+    next to ranks of 6,000 fits (before, its own stratified split was impossible), and a
+    split that holds out no row anywhere is the same ValueError on every rank."""
     X, y = _small(30 if RANK == FAULTY else 6000, n_classes=10, seed=RANK)
     clf = ADMMClassifier(hidden_layer_sizes=(4,), max_iter=3, early_stopping=True, backend="mpi")
-    _fails_on_every_rank(lambda: _fit(clf, X, y), ValueError, "test_size")
+    _fit(clf, X, y)
+    assert clf.do_early_stopping_
+    assert _same_on_every_rank(np.concatenate([w.ravel() for w in clf.coefs_]))
+    clf.set_params(validation_fraction=1e-9)
+    with pytest.raises(ValueError, match="holds out no row of the") as info:
+        _fit(clf, X, y)
+    assert _same_on_every_rank(np.array([str(info.value)]))
+    COMM.Barrier()  # every rank got out
 
 
 def test_failure_in_the_memory_guard_ends_every_rank(watchdog, monkeypatch):
@@ -558,3 +583,42 @@ def test_mpi_fits_are_bitwise_those_of_serial(monkeypatch, solver, hidden, split
     for w, w0 in zip(dist.coefs_ + dist.intercepts_, gold.coefs_ + gold.intercepts_):
         np.testing.assert_array_equal(w, w0)
     assert dist.loss_curve_ == gold.loss_curve_
+
+
+@pytest.mark.parametrize("labels", ["binary", "a lone class held out"])
+@pytest.mark.parametrize("split", ["even", "uneven with an empty rank"])
+def test_default_classifier_is_bitwise_that_of_serial(monkeypatch, split, labels):
+    """The default ADMMClassifier (early_stopping="auto": on for 2,048 rows) under MPI: the
+    validation split is a function of the global row index and its sums are per chunk and
+    exact, so on any number of ranks the model (best iterate, ridge path, temperature) is
+    the serial fit's of the gathered rows.  With a class of one row that the mask holds out,
+    that row is given back to training wherever it lies."""
+    import skadmm.backends._base as backends_base
+    from sklearn.utils import check_random_state
+
+    from skadmm._base import validation_mask
+
+    monkeypatch.setattr(backends_base, "CHUNK_ROWS", 128)
+    rng = np.random.default_rng(0)
+    n = 2048
+    X = rng.standard_normal((n, 8))
+    y = (np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2] + 0.3 * rng.standard_normal(n) > 0).astype(int)
+    if labels != "binary":
+        seed = check_random_state(0).randint(np.iinfo(np.int32).max)
+        y[np.flatnonzero(validation_mask(seed, 0, n, 0.1))[-1]] = 2
+    rows = _mine(n)
+    if split != "even" and SIZE > 1:
+        cut = [0, 0] + [n * k * k // (SIZE - 1) ** 2 + 37 * (k < SIZE - 1) for k in range(1, SIZE)]
+        rows = slice(cut[RANK], cut[RANK + 1])
+    kw = dict(hidden_layer_sizes=(64,), max_iter=30, tol=0, random_state=0)
+    gold = _fit(ADMMClassifier(**kw), X, y)
+    dist = _fit(ADMMClassifier(backend="mpi", **kw), X[rows], y[rows])
+    assert gold.do_early_stopping_ and dist.do_early_stopping_
+    if labels == "binary":
+        assert gold.temperature_ > 1  # fitted on the validation rows' sums, not the bound
+    for w, w0 in zip(dist.coefs_ + dist.intercepts_, gold.coefs_ + gold.intercepts_):
+        np.testing.assert_array_equal(w, w0)
+    assert dist.loss_curve_ == gold.loss_curve_
+    assert dist.validation_scores_ == gold.validation_scores_
+    assert dist.best_validation_score_ == gold.best_validation_score_
+    assert dist.temperature_ == gold.temperature_ and dist.readout_alpha_ == gold.readout_alpha_

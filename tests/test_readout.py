@@ -9,13 +9,15 @@ from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, log_loss
-from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_random_state
 
 from skadmm import ADMMClassifier
 from skadmm import _kernels as K
 from skadmm._activations import ACTIVATIONS
+from skadmm._base import validation_mask
 from skadmm._readout import (
     fit_log_loss_readout,
     fit_readout_path,
@@ -212,8 +214,9 @@ def test_validation_scores_are_those_of_the_returned_model():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(X, y)
-    # the estimator's split: train_test_split of the row indices, stratified, same seed
-    _, idx_val = train_test_split(np.arange(y.size), test_size=0.2, random_state=3, stratify=y)
+    # the estimator's split: global row i is held out iff validation_mask says so
+    seed = check_random_state(3).randint(np.iinfo(np.int32).max)
+    idx_val = np.flatnonzero(validation_mask(seed, 0, y.size, 0.2))
     got = accuracy_score(y[idx_val], clf.predict(X[idx_val]))
     assert clf.best_validation_score_ == pytest.approx(got, abs=1e-12)
     # the iterates' scores (their own least-squares output layers), one per iteration
