@@ -610,7 +610,7 @@ def test_default_classifier_is_bitwise_that_of_serial(monkeypatch, split, labels
     if split != "even" and SIZE > 1:
         cut = [0, 0] + [n * k * k // (SIZE - 1) ** 2 + 37 * (k < SIZE - 1) for k in range(1, SIZE)]
         rows = slice(cut[RANK], cut[RANK + 1])
-    kw = dict(hidden_layer_sizes=(64,), max_iter=30, tol=0, random_state=0)
+    kw = dict(hidden_layer_sizes=(24,), max_iter=15, tol=0, random_state=0)
     gold = _fit(ADMMClassifier(**kw), X, y)
     dist = _fit(ADMMClassifier(backend="mpi", **kw), X[rows], y[rows])
     assert gold.do_early_stopping_ and dist.do_early_stopping_
