@@ -1,7 +1,7 @@
 """Function-preserving growth: a deep network that starts where a shallow one ended.
 
 The default solver trains a network of ``L - 1 >= 2`` hidden layers in two
-stages (:func:`skadmm._solver.admm_fit`): first the network with the first
+stages (:func:`skadmm._solver._grown_fit`): first the network with the first
 hidden layer only, then the full one, started from the shallow network with
 the missing layers inserted below its output layer as identities on their
 inputs (Net2Net, Chen, Goodfellow & Shlens 2016).  The deep network's first
@@ -16,7 +16,7 @@ linear pieces ``h(z) = slope * z + offset``; a layer with weights
 ``a`` of the layer below to ``h(...) = a + t`` as long as ``a + t`` stays in
 that piece's output range, and the next layer's bias absorbs ``-t``.  For
 ReLU, hard tanh and hard sigmoid ``t = 0`` (their outputs lie in the image of
-one slope-1 piece); for leaky ReLU ``t`` is the (global) minimum of each
+one linear piece); for leaky ReLU ``t`` is the (global) minimum of each
 unit's training activations below 0.  A smooth sigmoid (tanh, logistic)
 has no linear piece, and a near-identity in its centre,
 ``h(eps (a - centre) / h'(0))``, shrinks the features the output layer is
