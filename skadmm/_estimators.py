@@ -53,7 +53,8 @@ _COMMON_PARAMS = """
         alone, then the full network started from that fit with the other
         layers inserted as identities on their inputs, so that it starts by
         computing the one-layer network's function (the stages share
-        ``max_iter``).  See
+        ``max_iter``; each stage ends by the rules above and ``tol``, the
+        first as a one-hidden-layer fit).  See
         the user guide.
 
     alpha : float, default=1e-4
@@ -92,7 +93,8 @@ _COMMON_PARAMS = """
         the targets instead (and the count restarts); the solver also stops,
         converged, when 3 consecutive iterations (of its last phase) have
         lowered its objective by at most 2 % each for classification with
-        one hidden layer, 0.3 % otherwise.
+        one hidden layer, 0.3 % otherwise (in a grown fit, see ``solver``,
+        these rules end each of its two stages).
 
     n_iter_no_change : int, default=10
         See ``tol``.
