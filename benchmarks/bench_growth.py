@@ -66,16 +66,21 @@ def fit(model, Xa, ya, Xv, yv, options=None):
     return model.score(Xv, yv), t, model.n_iter_
 
 
-def main():
-    p = parser(__doc__.splitlines()[0])
+def grid_arguments(doc, depths):
+    """The command line of the validation-split benchmarks: (rows cap, depths, datasets)."""
+    p = parser(doc.splitlines()[0])
     p.add_argument("--rows", type=int, default=10000, help="training rows per dataset (cap)")
-    p.add_argument("--depths", default="1,2,3", help="comma-separated hidden-layer counts")
+    p.add_argument("--depths", default=depths, help="comma-separated hidden-layer counts")
     p.add_argument("--datasets", default=None, help="comma-separated (default: all)")
     args = p.parse_args()
     maybe_rerun_without_openblas_env(args)
     rows_cap = 3000 if args.quick else args.rows
-    depths = [int(d) for d in args.depths.split(",")]
     names = args.datasets.split(",") if args.datasets else list(DATASETS)
+    return rows_cap, [int(d) for d in args.depths.split(",")], names
+
+
+def main():
+    rows_cap, depths, names = grid_arguments(__doc__, "1,2,3")
     rows, summary = [], {"within 1 point": 0, "no slower": 0, "not below fewer layers": 0}
     n_cells = n_deep = 0
     for name in names:

@@ -18,13 +18,12 @@ a row, or by the estimator's own ``tol`` / ``n_iter_no_change`` rule.
 import warnings
 
 import numpy as np
-from _common import maybe_rerun_without_openblas_env, parser, report, table
-from bench_growth import fit, validation_split
+from _common import report, table
+from bench_growth import fit, grid_arguments, validation_split
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 from skadmm import ADMMClassifier, ADMMRegressor
 from skadmm._solver import SolverOptions
-from skadmm.datasets import DATASETS
 
 CANDIDATES = {
     "profile (previous default)": None,
@@ -46,15 +45,7 @@ def forcing(rule):
 
 
 def main():
-    p = parser(__doc__.splitlines()[0])
-    p.add_argument("--rows", type=int, default=10000, help="training rows per dataset (cap)")
-    p.add_argument("--depths", default="1,2", help="comma-separated hidden-layer counts")
-    p.add_argument("--datasets", default=None, help="comma-separated (default: all)")
-    args = p.parse_args()
-    maybe_rerun_without_openblas_env(args)
-    rows_cap = 3000 if args.quick else args.rows
-    depths = [int(d) for d in args.depths.split(",")]
-    names = args.datasets.split(",") if args.datasets else list(DATASETS)
+    rows_cap, depths, names = grid_arguments(__doc__, "1,2")
     rows = []
     gaps = {k: [] for k in CANDIDATES}
     ratios = {k: [] for k in CANDIDATES}
