@@ -70,7 +70,10 @@ VARIANTS = {
     "admm - step damping (proximal term 1 -> 0)": ({"step_damping": 0.0}, {}),
     "admm - squared-loss targets (hinge only)": ({"search_targets": "loss"}, {}),
     "admm, phases end at a stall only (slow_tol=0)": ({"slow_tol": 0.0}, {}),
-    "admm, slow_tol=0.003 (the regressor's and deep nets' value)": ({"slow_tol": 3e-3}, {}),
+    "admm, slow_tol=0.003 (the previous profile's value for regression and deep nets)": (
+        {"slow_tol": 3e-3},
+        {},
+    ),
     "admm, squared-loss targets from the start": ({"search_targets": "squared"}, {}),
     "admm - spread biases (plain Glorot)": ({"init": "glorot"}, {}),
     "admm gamma=1": ({}, {"gamma": 1.0}),

@@ -120,6 +120,7 @@ class BaseADMM(CallbackMixin, BaseEstimator, ABC):
         "n_warmup_iter": [Interval(Integral, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
+        "search_tol": [Interval(Real, 0, None, closed="left"), None],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -145,6 +146,7 @@ class BaseADMM(CallbackMixin, BaseEstimator, ABC):
         max_iter,
         tol,
         n_iter_no_change,
+        search_tol,
         early_stopping,
         validation_fraction,
         warm_start,
@@ -163,6 +165,7 @@ class BaseADMM(CallbackMixin, BaseEstimator, ABC):
         self.n_warmup_iter = n_warmup_iter
         self.max_iter = max_iter
         self.tol = tol
+        self.search_tol = search_tol
         self.n_iter_no_change = n_iter_no_change
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -367,6 +370,7 @@ class BaseADMM(CallbackMixin, BaseEstimator, ABC):
             max_iter=int(self.max_iter),
             tol=float(self.tol),
             n_iter_no_change=int(self.n_iter_no_change),
+            slow_tol=None if self.search_tol is None else float(self.search_tol),
             variant={"admm": "search", "plain": "admm"}.get(self.solver, self.solver),
             init="gaussian" if self.solver == "paper" else "forward",
             readout_iter=0 if self.solver == "paper" else 50,
@@ -405,6 +409,7 @@ class BaseADMM(CallbackMixin, BaseEstimator, ABC):
         self.loss_curve_ = list(result.loss_curve)
         self.best_loss_ = None if early else float(result.best_loss)
         self.objective_curve_ = list(result.objective_curve)
+        self.search_objective_curve_ = list(result.search_objective_curve)
         self.constraint_residuals_ = result.residuals
         self.activation_residuals_ = result.activation_residuals
         self.validation_scores_ = result.validation_scores

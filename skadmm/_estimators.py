@@ -83,21 +83,37 @@ _COMMON_PARAMS = """
         Maximum number of ADMM iterations (each a pass over all the data).
 
     tol : float, default=1e-4
-        Stopping tolerance.  The fit stops when the training loss of the
-        network's forward pass (``loss_curve_``; with ``early_stopping``,
-        the validation score) has not improved by at least ``tol`` for
-        ``n_iter_no_change`` consecutive iterations after the warm start
-        (``n_warmup_iter``; none for ``solver="admm"``), as in scikit-learn's
-        MLP.  With ``solver="admm"``, classification and early stopping, the
-        first time this happens during the hinge-target phase it switches
-        the targets instead (and the count restarts); the solver also stops,
-        converged, when 3 consecutive iterations (of its last phase) have
-        lowered its objective by at most 2 % each for classification with
-        one hidden layer, 0.3 % otherwise (in a grown fit, see ``solver``,
-        these rules end each of its two stages).
+        Stopping tolerance, as in scikit-learn's MLP: the fit stops when the
+        training loss of the network's forward pass (``loss_curve_``; with
+        ``early_stopping``, the validation score) has not improved by at
+        least ``tol`` for ``n_iter_no_change`` consecutive iterations after
+        the warm start (``n_warmup_iter``; none for ``solver="admm"``).
+        With ``solver="admm"``, classification and early stopping, the first
+        time this happens during the hinge-target phase it switches the
+        hidden layers' targets to the squared ones instead (and the count
+        restarts).  ``solver="admm"`` also has its own rule, ``search_tol``.
 
     n_iter_no_change : int, default=10
         See ``tol``.
+
+    search_tol : float or None, default=0.02
+        The default solver's own stopping rule (``solver="admm"``; ignored
+        by the others): a phase of its relaxation search ends after 3
+        consecutive iterations that each lowered the objective it searches
+        (the network's regularised least-squares fit, with its output layer
+        refitted) by at most this fraction, or lowered it not at all.  The
+        end of the hinge-target phase (classification with early stopping)
+        switches the targets; the end of the last phase stops the fit,
+        converged.  In a grown fit (see ``solver``) it ends each of the two
+        stages.  ``None`` switches the rule off: then only ``tol``,
+        ``n_iter_no_change``, ``max_iter`` (and a callback) stop the fit;
+        ``0`` keeps only the stall (an iteration that lowers nothing).  The
+        default is one value for every problem, chosen on validation splits
+        of the training rows of every shared dataset
+        (``benchmarks/results/search_rule.md``): on those, it stops long
+        before the least-squares surrogate stops improving, where the
+        validation score (and, for regression, the held-out R^2) has
+        already saturated.
 
     early_stopping : bool or "auto", default="auto"
         Hold out a validation split of the training rows (see
@@ -194,6 +210,15 @@ _COMMON_ATTRS = """
 
     objective_curve_ : list of float
         Augmented objective (paper eq. (5)) after each iteration.
+
+    search_objective_curve_ : list of float
+        ``solver="admm"``: after each iteration, the objective its
+        relaxation search minimises (the network's ridge least-squares fit,
+        output layer refitted, plus ``alpha / 2`` times the hidden weights'
+        squared norm); ``search_tol`` bounds its relative decrease from one
+        entry to the next (the first iteration of a fit, or of a grown
+        fit's second stage, from that stage's start, which is not listed).
+        Empty for the other solvers.
 
     constraint_residuals_ : ndarray of shape ``(n_iter_, n_layers_ - 1)``
         RMS of ``z_l - W_l a_{l-1}`` per iteration and layer.  With
@@ -345,6 +370,7 @@ class ADMMClassifier(ClassifierMixin, BaseADMM):
         max_iter=100,
         tol=1e-4,
         n_iter_no_change=10,
+        search_tol=0.02,
         early_stopping="auto",
         validation_fraction=0.1,
         warm_start=False,
@@ -365,6 +391,7 @@ class ADMMClassifier(ClassifierMixin, BaseADMM):
             max_iter=max_iter,
             tol=tol,
             n_iter_no_change=n_iter_no_change,
+            search_tol=search_tol,
             early_stopping=early_stopping,
             validation_fraction=validation_fraction,
             warm_start=warm_start,
@@ -574,6 +601,7 @@ class ADMMRegressor(RegressorMixin, BaseADMM):
         max_iter=100,
         tol=1e-4,
         n_iter_no_change=10,
+        search_tol=0.02,
         early_stopping="auto",
         validation_fraction=0.1,
         warm_start=False,
@@ -594,6 +622,7 @@ class ADMMRegressor(RegressorMixin, BaseADMM):
             max_iter=max_iter,
             tol=tol,
             n_iter_no_change=n_iter_no_change,
+            search_tol=search_tol,
             early_stopping=early_stopping,
             validation_fraction=validation_fraction,
             warm_start=warm_start,

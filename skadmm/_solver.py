@@ -39,31 +39,6 @@ class DivergenceError(ValueError):
     """
 
 
-#: The search's default ``slow_tol``: a phase ends after ``relaxation_patience``
-#: iterations in a row that lower the searched objective by no more than this
-#: (relative).  0.02 for classification with one hidden layer, where the test
-#: accuracy saturates long before the least-squares surrogate the search
-#: minimises (3 seeds, five classification datasets: scores within 0.3 point
-#: of those at 0.003, at 0.3-0.6x the time); 0.003 otherwise: for regression
-#: the searched objective is the loss itself (California housing, R^2 0.774
-#: -> 0.762 at 0.02), and deeper nets move one layer at a time and keep
-#: improving in smaller steps (0.02 costs MAGIC 0.3-1.2 points with 2 and 3
-#: layers).
-SLOW_TOL = {"shallow classifier": 2e-2, "otherwise": 3e-3}
-
-#: The search's default ``step_damping``: the proximal term on each hidden
-#: layer's weight step, relative to the mean diagonal of its inputs' Gram matrix.
-#: 1 for classification with one hidden layer (3 seeds: Fashion-MNIST 0.869 ->
-#: 0.879, the other four classification sets within 0.6 point), 0 otherwise
-#: (California housing R^2 0.774 -> 0.755 with it; HIGGS with 3 hidden layers
-#: 0.693 -> 0.659).
-STEP_DAMPING = {"shallow classifier": 1.0, "otherwise": 0.0}
-
-
-def _profile(n_hidden, loss):
-    return "shallow classifier" if n_hidden == 1 and loss == "hinge" else "otherwise"
-
-
 def _proximal_alpha(gram, alpha, beta, damping):
     """The ridge of a hidden layer's step with its proximal term (``step_damping``).
 
@@ -122,8 +97,9 @@ class SolverOptions:
     stopping rule of the ``"search"`` variant: a *phase* of the search ends
     after ``relaxation_patience`` iterations in a row that lower the
     objective by no more than ``slow_tol`` (relative; a rejection lowers it
-    by 0; ``None``: :data:`SLOW_TOL`, by the loss and the number of hidden
-    layers).  ``search_targets``: ``"loss"`` (the hidden layers' targets start
+    by 0; the estimators' ``search_tol``, one value for every problem:
+    ``benchmarks/results/search_rule.md``; ``None``: the search never ends a
+    phase itself).  ``search_targets``: ``"loss"`` (the hidden layers' targets start
     from the output update of the fit's loss; one phase), ``"squared"``
     (from the squared loss the search minimises; one phase) or
     ``"then-squared"`` (the first until its phase ends or the stopping
@@ -134,8 +110,8 @@ class SolverOptions:
     solve each hidden layer's step again on its new inputs once a layer
     below it has moved (one more reduction per such layer); ``step_damping``:
     proximal term on each hidden layer's step, relative to its inputs' mean
-    square (:func:`_proximal_alpha`; ``None``: :data:`STEP_DAMPING`, by the
-    loss and the number of hidden layers).  ``readout``: how the returned
+    square (:func:`_proximal_alpha`; one value for every problem, chosen
+    with ``slow_tol``).  ``readout``: how the returned
     output layer is fitted: ``"admm"`` (``readout_iter`` iterations of the
     same ADMM on the output layer alone, :func:`_refit_readout`, for the
     fit's loss) or ``"log-loss"`` (the classifiers: logistic or softmax
@@ -177,8 +153,8 @@ class SolverOptions:
     relaxation_refit: bool = True
     search_targets: str = "then-squared"
     momentum: float = 0.8
-    slow_tol: float = None
-    step_damping: float = None
+    slow_tol: float = 0.02
+    step_damping: float = 1.0
     refresh_steps: bool = True
     readout: str = "admm"
     growth: bool = True
@@ -197,18 +173,6 @@ class SolverOptions:
             raise ValueError(f"unknown variant {self.variant!r}")
         if self.readout not in ("admm", "log-loss"):
             raise ValueError(f"unknown readout {self.readout!r}")
-
-    def phase_tol(self, n_hidden, loss):
-        """The search's ``slow_tol`` for ``n_hidden`` hidden layers and this loss."""
-        if self.slow_tol is not None:
-            return self.slow_tol
-        return SLOW_TOL[_profile(n_hidden, loss)]
-
-    def damping(self, n_hidden, loss):
-        """The search's ``step_damping`` for ``n_hidden`` hidden layers and this loss."""
-        if self.step_damping is not None:
-            return self.step_damping
-        return STEP_DAMPING[_profile(n_hidden, loss)]
 
     @property
     def multiplier_in_weights(self):
@@ -240,6 +204,13 @@ class ADMMResult:
     objective_curve : list of float
         Per iteration, the augmented objective (paper eq. (5)) of the
         iterates, with the multiplier term ``<lambda, z_L - W_L a_{L-1}>``.
+    search_objective_curve : list of float
+        ``variant="search"``: per iteration, the objective the relaxation
+        search minimises (:func:`_search_sweep`) after that iteration; its
+        relative decrease from the previous entry is what ``slow_tol``
+        bounds (the first iteration of a fit, or of a grown fit's second
+        stage, is measured from that stage's starting objective, not listed).
+        Empty for the other variants.
     residuals : ndarray of shape (n_iter, n_layers)
         RMS of ``z_l - W_l a_{l-1}`` per layer and iteration.
     activation_residuals : ndarray of shape (n_iter, n_layers - 1)
@@ -294,6 +265,7 @@ class ADMMResult:
     message: str = ""
     loss_curve: list = field(default_factory=list)
     objective_curve: list = field(default_factory=list)
+    search_objective_curve: list = field(default_factory=list)
     residuals: np.ndarray = None
     activation_residuals: np.ndarray = None
     validation_scores: list = None
@@ -561,7 +533,13 @@ def admm_fit(
         n_iter = first = before.n_iter
         first += 1
         t0 -= before.total_time
-        for name in ("loss_curve", "objective_curve", "times", "bytes_reduced"):
+        for name in (
+            "loss_curve",
+            "objective_curve",
+            "search_objective_curve",
+            "times",
+            "bytes_reduced",
+        ):
             getattr(result, name).extend(getattr(before, name))
         pad = np.full((before.n_iter, L - before.residuals.shape[1]), np.nan)
         residuals = list(np.hstack([before.residuals[:, :-1], pad, before.residuals[:, -1:]]))
@@ -576,7 +554,7 @@ def admm_fit(
     lam_target = options.multiplier_in_weights
     search = None
     if options.variant == "search" and L >= 2:
-        search = {"stalls": 0, "omegas": []}
+        search = {"stalls": 0, "omegas": [], "curve": result.search_objective_curve}
         if _stage is not None and "before" in _stage:
             search["omegas"] = [
                 list(row) + [np.nan] * (L - 2) for row in _stage["before"].relaxation_factors
@@ -827,7 +805,7 @@ def admm_fit(
                 converged = True
                 message = (
                     f"the relaxation search lowered its objective by at most "
-                    f"{options.phase_tol(L - 1, loss):g} (relative) for "
+                    f"{options.slow_tol:g} (relative) for "
                     f"{options.relaxation_patience} consecutive iterations"
                 )
                 break
@@ -1401,7 +1379,7 @@ def _search_sweep(
     for i in range(1, L - 1):
         tshapes += [(sizes[i] + 1, sizes[i] + 1), (sizes[i] + 1, sizes[i + 1])]
     sums = [gram0] + backend.reduce_blocks(targets, range(len(blocks)), tshapes)
-    damping = options.damping(L - 1, loss)
+    damping = options.step_damping
     steps = []
     for i in hidden:
         gram, cross = sums[2 * i], sums[2 * i + 1]
@@ -1560,11 +1538,14 @@ def _search_sweep(
                 G, R, search["yy"], W[-1], c[-1], options.alpha
             ) + hidden_ridge(W[:-1])
     search["omegas"].append(chosen)
+    search["curve"].append(search["objective"])
     search["stalls"] = 0 if any(chosen) else search["stalls"] + 1
+    if options.slow_tol is None:  # the search's own rule is off
+        return False
     # slow: the objective fell by no more than slow_tol (relative); a stall is slow.
     # relaxation_patience slow iterations in a row end a phase of the search.
     decrease = (start - search["objective"]) / max(abs(start), np.finfo(float).tiny)
-    slow = decrease <= options.phase_tol(L - 1, loss)
+    slow = decrease <= options.slow_tol
     search["slow"] = search.get("slow", 0) + 1 if slow else 0
     if search["slow"] >= options.relaxation_patience:
         # the phase is spent: the first one switches the targets, the last one ends

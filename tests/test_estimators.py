@@ -292,6 +292,7 @@ def test_early_stopping_follows_the_mlp_rule(housing, solver, exempt):
             early_stopping=True,
             n_iter_no_change=patience,
             tol=1e-3,
+            search_tol=None,  # the search's own rule is tested on its own
             random_state=1,
         )
         with warnings.catch_warnings():
@@ -709,50 +710,47 @@ def test_squared_targets_take_over_when_the_search_slows(higgs_small):
     early = run("then-squared", np.inf)
     assert early.squared_targets_from == 4
     np.testing.assert_array_equal(early.relaxation_factors[:3], stalled.relaxation_factors[:3])
-    default = run("then-squared", SolverOptions().phase_tol(1, "hinge"))
+    default = run("then-squared", SolverOptions().slow_tol)
     assert 4 <= default.squared_targets_from <= stalled.n_iter + 1
     # the default of the search, hence of solver="admm"
     assert SolverOptions().search_targets == "then-squared"
 
 
-def test_phase_tolerance_by_loss_and_depth(higgs_small):
-    """The search's default slow_tol: 2 % for classification with one hidden layer (its
-    accuracy saturates before the least-squares surrogate), 0.3 % for regression and for
-    deeper nets; an explicit slow_tol wins.  The stop message reports the one used."""
-    from skadmm._solver import SLOW_TOL, SolverOptions
+def test_search_rule_is_one_rule_for_every_problem(higgs_small):
+    """The search's slow_tol (the estimators' search_tol, 0.02) and step damping (1) are the
+    same for classification and regression at every depth: no (loss, depth) profile.  The
+    stop message reports the value used; an explicit search_tol wins."""
+    import skadmm._solver as solver
+    from skadmm._solver import SolverOptions
 
+    assert not hasattr(solver, "SLOW_TOL") and not hasattr(solver, "STEP_DAMPING")
     opts = SolverOptions()
-    assert opts.phase_tol(1, "hinge") == SLOW_TOL["shallow classifier"] == 0.02
-    assert opts.phase_tol(2, "hinge") == opts.phase_tol(1, "squared") == 0.003
-    assert opts.phase_tol(3, "squared") == SLOW_TOL["otherwise"]
-    assert SolverOptions(slow_tol=0.5).phase_tol(1, "hinge") == 0.5
+    assert (opts.slow_tol, opts.step_damping) == (0.02, 1.0)
+    assert ADMMClassifier().search_tol == ADMMRegressor().search_tol == 0.02
     X, y = higgs_small
-    fits = {
-        "0.02": ADMMClassifier(hidden_layer_sizes=(10,)),
-        "0.003": ADMMClassifier(hidden_layer_sizes=(10, 10)),
-    }
+    fits = [
+        ADMMClassifier(hidden_layer_sizes=(10,)),
+        ADMMClassifier(hidden_layer_sizes=(10, 10)),
+        ADMMRegressor(hidden_layer_sizes=(10,)),
+        ADMMRegressor(hidden_layer_sizes=(10,), search_tol=0.1),
+    ]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        for tol, clf in fits.items():
-            clf.set_params(early_stopping=False, max_iter=200, random_state=0).fit(X, y)
-            assert clf.n_iter_ < 200
-            assert f"lowered its objective by at most {tol} (relative)" in clf.stop_reason_
-        reg = ADMMRegressor(hidden_layer_sizes=(10,), early_stopping=False, max_iter=200)
-        reg.set_params(random_state=0).fit(X, X[:, 0] * X[:, 1])
-    assert "lowered its objective by at most 0.003 (relative)" in reg.stop_reason_
+        for model in fits:
+            model.set_params(early_stopping=False, max_iter=200, random_state=0)
+            model.fit(X, y if isinstance(model, ADMMClassifier) else X[:, 0] * X[:, 1])
+            tol = model.search_tol
+            assert model.n_iter_ < 200 and model.converged_
+            assert f"lowered its objective by at most {tol:g} (relative)" in model.stop_reason_
 
 
-def test_step_damping_by_loss_and_depth(higgs_small):
-    """The proximal term on the hidden layers' steps: 1 (times the inputs' mean square)
-    for classification with one hidden layer, 0 otherwise; an explicit value wins.  It
-    only adds to the ridge of the step's normal equations, and it changes the fit."""
+def test_step_damping_adds_to_the_ridge_of_the_step_and_changes_the_fit(higgs_small):
+    """The proximal term on the hidden layers' steps: step_damping (default 1) times the
+    inputs' mean square; it only adds to the ridge of the step's normal equations, and it
+    changes the fit."""
     from skadmm._kernels import weight_statistics
-    from skadmm._solver import STEP_DAMPING, SolverOptions, _proximal_alpha
+    from skadmm._solver import _proximal_alpha
 
-    opts = SolverOptions()
-    assert opts.damping(1, "hinge") == STEP_DAMPING["shallow classifier"] == 1.0
-    assert opts.damping(2, "hinge") == opts.damping(1, "squared") == 0.0
-    assert SolverOptions(step_damping=0.25).damping(3, "squared") == 0.25
     rng = np.random.default_rng(0)
     a = rng.standard_normal((50, 4)) * [1.0, 2.0, 3.0, 4.0]
     G, _ = weight_statistics(a, np.zeros((50, 1)))
@@ -764,11 +762,90 @@ def test_step_damping_by_loss_and_depth(higgs_small):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         fits = [
-            _search_fit(X, y.astype(float)[:, None], [10], "hinge", 3, step_damping=damping)
-            for damping in (None, 1.0, 0.0)
+            _search_fit(X, y.astype(float)[:, None], [10], "hinge", 3, **damping)
+            for damping in ({}, {"step_damping": 1.0}, {"step_damping": 0.0})
         ]
     np.testing.assert_array_equal(fits[0].coefs[0], fits[1].coefs[0])
     assert not np.allclose(fits[0].coefs[0], fits[2].coefs[0])
+
+
+@pytest.mark.parametrize("hidden", [(24,), (12, 12)], ids=["one layer", "grown"])
+@pytest.mark.parametrize("Est", [ADMMClassifier, ADMMRegressor])
+def test_tol_zero_runs_max_iter_and_warns(higgs_small, Est, hidden):
+    """The user's stopping parameters control the default solver: with tol=0, a patience
+    longer than the fit and the search's own rule off (search_tol=None), it runs max_iter
+    iterations (both stages of a grown fit together), is not converged and warns."""
+    X, y = higgs_small
+    target = y if Est is ADMMClassifier else X[:, 0] * X[:, 1]
+    model = Est(
+        hidden_layer_sizes=hidden,
+        tol=0,
+        n_iter_no_change=10**6,
+        max_iter=25,
+        early_stopping=False,
+        search_tol=None,
+        random_state=0,
+    )
+    with pytest.warns(ConvergenceWarning, match="max_iter=25"):
+        model.fit(X[:1500], target[:1500])
+    assert model.n_iter_ == 25 and not model.converged_
+    assert len(model.loss_curve_) == len(model.search_objective_curve_) == 25
+
+
+@pytest.mark.parametrize(
+    "Est, early", [(ADMMClassifier, False), (ADMMRegressor, False), (ADMMRegressor, True)]
+)
+def test_tol_and_n_iter_no_change_stop_where_mlp_would(higgs_small, Est, early):
+    """With the search's own rule off, the fit stops exactly at the iteration where
+    scikit-learn's MLP rule stops on the same curve (the training loss, or with early
+    stopping the validation score), and not before."""
+    X, y = higgs_small
+    target = y if Est is ADMMClassifier else X[:, 0] * X[:, 1]
+    model = Est(
+        hidden_layer_sizes=(24,),
+        tol=1e-3,
+        n_iter_no_change=3,
+        max_iter=200,
+        early_stopping=early,
+        search_tol=None,
+        random_state=0,
+    ).fit(X, target)
+    # the rule on the validation score, or on the training loss (lower is better)
+    curve = model.validation_scores_ if early else [-v for v in model.loss_curve_]
+    assert _mlp_stop(curve, 1e-3, 3) == model.n_iter_ < 200
+    assert model.converged_ and "tol=0.001 for 3 consecutive" in model.stop_reason_
+
+
+@pytest.mark.parametrize("hidden", [(24,), (12, 12)], ids=["one layer", "grown"])
+def test_search_tol_stops_where_documented(higgs_small, hidden):
+    """search_tol, switched on with the user's own rule out of the way (tol=0): the fit
+    (each stage of a grown one) stops at the first iteration that ends 3 in a row each
+    lowering search_objective_curve_ by at most search_tol (relative), and not before."""
+    X, y = higgs_small
+    model = ADMMRegressor(
+        hidden_layer_sizes=hidden,
+        tol=0,
+        n_iter_no_change=10**6,
+        max_iter=300,
+        search_tol=0.01,
+        early_stopping=False,
+        random_state=0,
+    ).fit(X, X[:, 0] * X[:, 1])
+    f = np.array(model.search_objective_curve_)
+    n = model.n_iter_
+    assert model.converged_ and n < 300
+    assert "lowered its objective by at most 0.01 (relative)" in model.stop_reason_
+    # the last stage's first iteration: its decrease is from the stage's start (not listed)
+    first = 1 if len(hidden) == 1 else 1 + int(np.isnan(model.relaxation_factors_[:, 1]).sum())
+    assert 1 < first < n or len(hidden) == 1
+
+    def slow(m):  # iteration m (1-based) of the last stage lowered f by at most 0.01
+        return (f[m - 2] - f[m - 1]) / abs(f[m - 2]) <= 0.01
+
+    assert n - 2 >= first and all(slow(m) for m in (n - 2, n - 1, n) if m > first)
+    # no earlier window of 3 slow iterations in the last stage
+    windows = [m for m in range(first + 3, n + 1) if all(slow(k) for k in (m - 2, m - 1, m))]
+    assert windows == ([] if n - 2 == first else [n])
 
 
 def test_without_early_stopping_the_search_has_one_phase(higgs_small):
@@ -788,14 +865,11 @@ def test_without_early_stopping_the_search_has_one_phase(higgs_small):
     assert early.squared_targets_from_ is not None
 
 
-def test_validation_stall_ends_the_first_phase_not_the_fit(higgs_small, monkeypatch):
+def test_validation_stall_ends_the_first_phase_not_the_fit(higgs_small):
     """With early stopping, a validation score that stops improving during the hinge
     phase switches the targets (and restarts the patience) instead of ending the fit.
-    (The search's own phase rule is turned off here, so that the validation stall, not
-    a 2 % slowdown, is what ends the phase.)"""
-    import skadmm._solver
-
-    monkeypatch.setitem(skadmm._solver.SLOW_TOL, "shallow classifier", 0.0)
+    (The search's own rule is switched off here, search_tol=None, so that the validation
+    stall, not a 2 % slowdown, is what ends the phase.)"""
     X, y = higgs_small
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -804,6 +878,7 @@ def test_validation_stall_ends_the_first_phase_not_the_fit(higgs_small, monkeypa
             early_stopping=True,
             n_iter_no_change=2,
             max_iter=60,
+            search_tol=None,
             random_state=0,
         ).fit(X, y)
     k = clf.squared_targets_from_
