@@ -38,12 +38,13 @@ _COMMON_PARAMS = """
         among a few candidates, by the exact training objective with the
         output layer refitted (variable projection); it trains the hidden
         layers, which the other two barely move.  Each candidate also
-        carries 0.8 times the layer's previous update (heavy ball); with
-        one hidden layer the classifier damps each step by a proximal term
-        in its inputs' scale.  The fit ends when three iterations in a row
-        lower the objective by at most 2 % each for classification with one
-        hidden layer, 0.3 % otherwise.  For classification with early stopping that ends
-        only the first phase, whose hidden targets come from the hinge
+        carries 0.8 times the layer's previous update (heavy ball), and
+        each step is damped by a proximal term in its inputs' scale.  The
+        fit ends by ``tol`` / ``n_iter_no_change`` (as MLP's), ``max_iter``,
+        or the search's own rule ``search_tol`` (three iterations in a row
+        that lower its objective by at most 2 % each; ``None`` switches it
+        off).  For classification with early stopping the first time the
+        ``tol`` or ``search_tol`` rule fires it ends only the first phase, whose hidden targets come from the hinge
         output update; the second takes them from the squared output update,
         consistent with the searched least-squares objective
         (``squared_targets_from_``), and runs until early stopping or its
@@ -53,8 +54,7 @@ _COMMON_PARAMS = """
         alone, then the full network started from that fit with the other
         layers inserted as identities on their inputs, so that it starts by
         computing the one-layer network's function (the stages share
-        ``max_iter``; each stage ends by the rules above and ``tol``, the
-        first as a one-hidden-layer fit).  See
+        ``max_iter``; each stage ends by the rules above).  See
         the user guide.
 
     alpha : float, default=1e-4
