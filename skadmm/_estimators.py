@@ -44,8 +44,9 @@ _COMMON_PARAMS = """
         or the search's own rule ``search_tol`` (three iterations in a row
         that lower its objective by at most 2 % each; ``None`` switches it
         off).  For classification with early stopping the first time the
-        ``tol`` or ``search_tol`` rule fires it ends only the first phase, whose hidden targets come from the hinge
-        output update; the second takes them from the squared output update,
+        ``tol`` or ``search_tol`` rule fires it ends only the first phase,
+        whose hidden targets come from the hinge output update; the second
+        takes them from the squared output update,
         consistent with the searched least-squares objective
         (``squared_targets_from_``), and runs until early stopping or its
         own end (without a validation split to stop it, it overfits).  With

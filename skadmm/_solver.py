@@ -1029,7 +1029,9 @@ class _LogLossOutput:
         chosen on them (:func:`~skadmm._readout.fit_readout_path`), else it
         is ``alpha``.  At most 100 Newton steps for ``alpha`` alone, 30 per
         ridge of a path (its points need not be optima: the held-out loss
-        judges each), 50 conjugate-gradient iterations per step.
+        judges each, and they are solved to a gradient of ``1e-4``; the
+        chosen one is then solved to the default tolerance), 50
+        conjugate-gradient iterations per step.
         """
         budget = (100, 50) if held_out is None else (30, 50)
         st = self.st
@@ -1050,7 +1052,7 @@ class _LogLossOutput:
         )
         self.reductions += 1
 
-        def solve(ridge, theta):
+        def solve(ridge, theta, tol=None):
             res = fit_log_loss_readout(
                 features,
                 st.Y,
@@ -1062,6 +1064,7 @@ class _LogLossOutput:
                 gram=gram,
                 max_iter=budget[0],
                 max_cg=budget[1],
+                tol=tol,
             )
             self.n_iter += res.n_iter
             self.reductions += res.n_reductions

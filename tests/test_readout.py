@@ -286,20 +286,33 @@ def test_temperature_is_the_validation_optimum_and_only_softens():
 
 def test_ridge_path_keeps_the_best_and_stops_on_tol():
     """A path of ridges total, total/4, ...: the least validation loss is kept, the path
-    stops at the first ridge that does not improve by more than tol, and at alpha."""
+    stops at the first ridge that does not improve by more than tol, and at alpha.  The
+    path's points are solved to path_tol; the chosen ridge is then solved to the default
+    tolerance, started from its path point, and that fit is returned."""
     from skadmm._readout import ReadoutResult
 
-    def fit(ridge, theta):
-        return ReadoutResult(np.zeros((1, 1)), np.zeros(1), ridge, 1, 1, 1, True)
+    calls = []
+
+    def fit(ridge, theta, tol):
+        calls.append((ridge, None if theta is None else float(theta[0, 0]), tol))
+        # the ridge travels in .objective, and in the coefficient (to see the warm start)
+        return ReadoutResult(np.full((1, 1), ridge), np.zeros(1), ridge, 1, 1, 1, tol is None)
 
     def make_loss(curve):
-        return lambda res: curve(res.objective)  # the ridge travels in .objective
+        return lambda res: curve(res.objective)
 
     # validation loss falls until ridge 64 / 4^2 = 4, then rises
     res, ridge, n = fit_readout_path(
-        fit, make_loss(lambda r: (np.log(r) - np.log(4)) ** 2), 1e-6, 64.0, None
+        fit, make_loss(lambda r: (np.log(r) - np.log(4)) ** 2), 1e-6, 64.0, None, path_tol=1e-3
     )
     assert ridge == 4.0 and n == 4
+    assert calls[:4] == [
+        (64.0, None, 1e-3),
+        (16.0, 64.0, 1e-3),
+        (4.0, 16.0, 1e-3),
+        (1.0, 4.0, 1e-3),
+    ]
+    assert calls[4:] == [(4.0, 4.0, None)] and res.converged  # the refit of the chosen one
     # a gain smaller than tol stops the path
     res, ridge, n = fit_readout_path(
         fit, make_loss(lambda r: 1e-5 * r), 1e-6, 64.0, None, tol=1e-3
