@@ -510,11 +510,17 @@ def test_failure_inside_an_iteration_ends_every_rank(watchdog, monkeypatch, solv
 
 
 @pytest.mark.parametrize(
-    "Est, target", [(ADMMClassifier, "fit_log_loss_readout"), (ADMMRegressor, "_refit_readout")]
+    "Est, module, target",
+    [
+        (ADMMClassifier, "_output", "fit_log_loss_readout"),
+        (ADMMRegressor, "_network", "_refit_readout"),
+    ],
 )
-def test_failure_in_the_readout_ends_every_rank(watchdog, monkeypatch, Est, target):
+def test_failure_in_the_readout_ends_every_rank(watchdog, monkeypatch, Est, module, target):
     """The classifier's log-loss output layer and the regressor's readout refit."""
-    import skadmm._solver as solver_module
+    import importlib
+
+    solver_module = importlib.import_module(f"skadmm._solver.{module}")
 
     def faulty(*args, **kwargs):
         raise ArithmeticError("injected fault in the readout")

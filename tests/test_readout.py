@@ -349,7 +349,7 @@ def test_every_solver_returns_a_calibrated_output_layer(higgs_small, solver):
 def test_output_layer_starts_at_the_class_prior_not_the_random_weights(higgs_small, monkeypatch):
     """A cold fit starts the output layer's Newton method at the class prior (the random
     initial weights are the search's start, not a model); a warm start from the model's."""
-    import skadmm._solver as solver
+    import skadmm._solver._output as solver
 
     starts = []
     original = solver.fit_log_loss_readout
