@@ -47,10 +47,6 @@ VARIANTS = {
     "plain - readout refit": ({"readout_iter": 0}, {"solver": "plain"}),
     "plain - forward init (Gaussian z)": ({"init": "gaussian"}, {"solver": "plain"}),
     "plain + backward sweep": ({"sweep": "backward"}, {"solver": "plain"}),
-    "plain + continuation": (
-        {"penalty_start": 0.01, "penalty_growth": 1.05},
-        {"solver": "plain"},
-    ),
     "admm (default)": ({}, {}),
     "admm - relaxation (omega = 1)": (
         {"relaxation_start": 1.0, "relaxation_factors": (1.0,)},

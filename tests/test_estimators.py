@@ -530,7 +530,6 @@ def test_plot_convergence_draws_the_histories(higgs_small):
         dict(sweep="backward"),
         dict(init="gaussian", readout_iter=20),
         dict(init="glorot"),
-        dict(penalty_start=0.01, penalty_growth=1.1),
         dict(variant="search"),
         dict(variant="search", relaxation_refit=False),
         dict(variant="search", momentum=0.0),

@@ -120,8 +120,7 @@ class Loop:
             self.task_hook("iteration")
         bytes_before = st.backend.bytes_reduced
         warm = self.rule.warming_up(it)
-        scale = opts.penalty_scale(it)
-        g, b = opts.gamma * scale, opts.beta * scale
+        g, b = opts.gamma, opts.beta
         step = Iteration(it, g, b, warm, [BlockSums(st.n_layers) for _ in st.blocks])
         outcome = self.rule.step(step)
         # what validation and callbacks see

@@ -40,8 +40,7 @@ class SolverOptions:
     weights), ``"forward"`` (a forward pass of :func:`~skadmm._solver.random_weights` with
     spread hidden biases) or ``"glorot"`` (the same with plain Glorot
     biases).  ``sweep``: ``"forward"`` (Algorithm 1's layer order) or
-    ``"backward"`` (:class:`~skadmm._solver._paper.BackwardSweep`).  ``penalty_start`` and
-    ``penalty_growth``: continuation of gamma and beta.  ``readout_iter``:
+    ``"backward"`` (:class:`~skadmm._solver._paper.BackwardSweep`).  ``readout_iter``:
     iterations of the final output-layer refit (:func:`~skadmm._solver._network._refit_readout`),
     0 for none.  ``relaxation_*``: the candidates (``relaxation_start``
     times ``relaxation_factors``, the factor kept from one iteration to the
@@ -95,8 +94,6 @@ class SolverOptions:
     variant: str = "admm"
     init: str = "gaussian"
     sweep: str = "forward"
-    penalty_start: float = 1.0
-    penalty_growth: float = 1.0
     readout_iter: int = 0
     relaxation_start: float = 256.0
     relaxation_factors: tuple = (1.0, 8.0)
@@ -110,12 +107,6 @@ class SolverOptions:
     refresh_steps: bool = True
     readout: str = "admm"
     growth: bool = True
-
-    def penalty_scale(self, iteration):
-        """Continuation: gamma and beta are scaled by min(1, start * growth^(k-1))."""
-        if self.penalty_growth <= 1.0 and self.penalty_start >= 1.0:
-            return 1.0
-        return min(1.0, self.penalty_start * self.penalty_growth ** (iteration - 1))
 
     def multiplier_step(self, beta):
         return beta if self.variant == "paper" else 2.0 * beta
