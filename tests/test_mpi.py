@@ -19,7 +19,11 @@ from skadmm.backends._exact import BYTES_PER_ENTRY
 from skadmm.datasets import load_higgs
 
 MPI = pytest.importorskip("mpi4py.MPI")
-pytestmark = pytest.mark.mpi
+pytestmark = [
+    pytest.mark.mpi,
+    # solver="plain" is deprecated (0.2); it keeps working until its removal in 0.3
+    pytest.mark.filterwarnings("ignore:solver='plain' is deprecated:FutureWarning"),
+]
 COMM = MPI.COMM_WORLD
 RANK, SIZE = COMM.Get_rank(), COMM.Get_size()
 

@@ -28,6 +28,9 @@ from skadmm._readout import (
 from skadmm.backends import blocks_for, get_backend
 from skadmm.datasets import load_dataset, load_higgs
 
+# solver="plain" is deprecated (0.2); it keeps working until its removal in 0.3
+pytestmark = pytest.mark.filterwarnings("ignore:solver='plain' is deprecated:FutureWarning")
+
 
 def _features(n_rows=3000, width=24, seed=0):
     """Fixed ReLU features of real rows: the HIGGS sample through a random layer."""
