@@ -16,7 +16,7 @@ score stalling), then from the squared one until it slows again (only
 with early stopping: without it the fit is the first phase);
 ``early_stopping="auto"``, on for every full-size dataset here and off in
 ``--quick`` mode (4000 rows); see
-``skadmm._solver._search_sweep``).  Every estimator row uses the estimators'
+``skadmm._solver._search._search_sweep``).  Every estimator row uses the estimators'
 defaults otherwise, ``early_stopping="auto"`` included.  Every sub-step stays a closed-form
 minimisation and the data-parallel structure (per-sample updates, one
 reduction per layer and per search) is unchanged by all of them.
@@ -47,10 +47,6 @@ VARIANTS = {
     "plain - readout refit": ({"readout_iter": 0}, {"solver": "plain"}),
     "plain - forward init (Gaussian z)": ({"init": "gaussian"}, {"solver": "plain"}),
     "plain + backward sweep": ({"sweep": "backward"}, {"solver": "plain"}),
-    "plain + continuation": (
-        {"penalty_start": 0.01, "penalty_growth": 1.05},
-        {"solver": "plain"},
-    ),
     "admm (default)": ({}, {}),
     "admm - relaxation (omega = 1)": (
         {"relaxation_start": 1.0, "relaxation_factors": (1.0,)},

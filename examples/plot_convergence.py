@@ -3,15 +3,14 @@ Convergence of ADMM on the HIGGS sample
 =======================================
 
 What ``skadmm.plot.plot_convergence`` shows for an ADMM fit
-(``solver="plain"``: the iteration of Algorithm 1 with the multiplier in the
-output layer's weight update) of the paper's HIGGS network (300 hidden ReLU
+(``solver="paper"``: Algorithm 1 of the paper exactly) of the paper's HIGGS network (300 hidden ReLU
 units) with early stopping: the training loss of the network and the
 validation score, the augmented objective (paper eq. (5)), and the
 constraint residuals per layer.  The grey band is the warm start
 (``n_warmup_iter`` iterations without multiplier updates, paper section 6);
 after it the Bregman multiplier drives the output residual down.  The
 validation scores are those of the iterates; the solver then refits the
-output layer on the network's own hidden features, which is the model
+output layer to the log-loss on the network's own hidden features, which is the model
 ``predict`` uses.  Last, the default ``solver="admm"`` on the same data: it
 trains the hidden layer (relaxed closed-form steps, see the user guide),
 which this iteration barely moves.
@@ -33,7 +32,7 @@ X, X_test, y, y_test = train_test_split(X, y, test_size=0.2, random_state=0, str
 scaler = StandardScaler().fit(X)
 X, X_test = scaler.transform(X), scaler.transform(X_test)
 clf = ADMMClassifier(
-    hidden_layer_sizes=(300,), solver="plain", early_stopping=True, max_iter=40, random_state=0
+    hidden_layer_sizes=(300,), solver="paper", early_stopping=True, max_iter=40, random_state=0
 )
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", ConvergenceWarning)

@@ -232,6 +232,13 @@ class BaseADMM(CallbackMixin, BaseEstimator, ABC):
         self : object
             The fitted estimator.
         """
+        if self.solver == "plain":
+            warnings.warn(
+                "solver='plain' is deprecated in 0.2 and will be removed in 0.3; use "
+                "solver='admm' (the default) or 'paper'",
+                FutureWarning,
+                stacklevel=3,
+            )
         hidden = self._hidden_sizes()
         backend = get_backend(self.backend, self.n_jobs)
         snapshot = dict(vars(self))

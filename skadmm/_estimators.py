@@ -58,6 +58,11 @@ _COMMON_PARAMS = """
         ``max_iter``; each stage ends by the rules above).  See
         the user guide.
 
+        .. deprecated:: 0.2
+           ``solver="plain"`` is deprecated in 0.2 and will be removed in
+           0.3 (``fit`` warns); use ``solver="admm"`` (the default) or
+           ``"paper"``.
+
     alpha : float, default=1e-4
         Strength of the L2 penalty ``alpha / 2 * ||W||^2`` on the weights
         (not the biases), as in scikit-learn's MLP: with no hidden layer and

@@ -1,7 +1,7 @@
 """Function-preserving growth: a deep network that starts where a shallow one ended.
 
 The default solver trains a network of ``L - 1 >= 2`` hidden layers in two
-stages (:func:`skadmm._solver._grown_fit`): first the network with the first
+stages (:func:`skadmm._solver._grown._grown_fit`): first the network with the first
 hidden layer only, then the full one, started from the shallow network with
 the missing layers inserted below its output layer as identities on their
 inputs (Net2Net, Chen, Goodfellow & Shlens 2016).  The deep network's first

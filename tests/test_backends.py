@@ -26,6 +26,9 @@ from skadmm.backends import (
 from skadmm.backends._exact import BYTES_PER_ENTRY
 from skadmm.datasets import load_higgs
 
+# solver="plain" is deprecated (0.2); it keeps working until its removal in 0.3
+pytestmark = pytest.mark.filterwarnings("ignore:solver='plain' is deprecated:FutureWarning")
+
 
 @pytest.fixture(scope="module")
 def higgs():

@@ -19,6 +19,9 @@ from skadmm import ADMMClassifier, ADMMRegressor, DivergenceError
 from skadmm._base import validation_mask
 from skadmm.datasets import load_dataset, load_higgs
 
+# solver="plain" is deprecated (0.2); it keeps working until its removal in 0.3
+pytestmark = pytest.mark.filterwarnings("ignore:solver='plain' is deprecated:FutureWarning")
+
 
 @pytest.fixture(scope="module")
 def housing():
@@ -530,7 +533,6 @@ def test_plot_convergence_draws_the_histories(higgs_small):
         dict(sweep="backward"),
         dict(init="gaussian", readout_iter=20),
         dict(init="glorot"),
-        dict(penalty_start=0.01, penalty_growth=1.1),
         dict(variant="search"),
         dict(variant="search", relaxation_refit=False),
         dict(variant="search", momentum=0.0),
@@ -939,3 +941,22 @@ def test_smooth_activations_learn_higgs(activation, solver, max_iter, margin):
         atol=1e-10,
     )
     assert K.forward(X_test, clf.coefs_, clf.intercepts_, h).shape == (3000, 1)
+
+
+@pytest.mark.parametrize("Est", [ADMMClassifier, ADMMRegressor])
+def test_plain_solver_is_deprecated_and_still_fits(higgs_small, Est):
+    """solver="plain" warns (FutureWarning, 0.2 -> removal in 0.3) at fit and fits as
+    before; the other solvers do not warn."""
+    X, y = higgs_small
+    X, target = X[:500], (y if Est is ADMMClassifier else X[:, 0])[:500]
+    params = dict(hidden_layer_sizes=(8,), max_iter=2, random_state=0)
+    message = r"solver='plain' is deprecated in 0\.2 and will be removed in 0\.3; use"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with pytest.warns(FutureWarning, match=message):
+            model = Est(solver="plain", **params).fit(X, target)
+        assert model.n_iter_ == 2 and model.relaxation_factors_.shape == (0, 0)
+        for solver in ("admm", "paper"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", FutureWarning)
+                Est(solver=solver, **params).fit(X, target)

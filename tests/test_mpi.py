@@ -19,7 +19,11 @@ from skadmm.backends._exact import BYTES_PER_ENTRY
 from skadmm.datasets import load_higgs
 
 MPI = pytest.importorskip("mpi4py.MPI")
-pytestmark = pytest.mark.mpi
+pytestmark = [
+    pytest.mark.mpi,
+    # solver="plain" is deprecated (0.2); it keeps working until its removal in 0.3
+    pytest.mark.filterwarnings("ignore:solver='plain' is deprecated:FutureWarning"),
+]
 COMM = MPI.COMM_WORLD
 RANK, SIZE = COMM.Get_rank(), COMM.Get_size()
 
@@ -510,11 +514,17 @@ def test_failure_inside_an_iteration_ends_every_rank(watchdog, monkeypatch, solv
 
 
 @pytest.mark.parametrize(
-    "Est, target", [(ADMMClassifier, "fit_log_loss_readout"), (ADMMRegressor, "_refit_readout")]
+    "Est, module, target",
+    [
+        (ADMMClassifier, "_output", "fit_log_loss_readout"),
+        (ADMMRegressor, "_network", "_refit_readout"),
+    ],
 )
-def test_failure_in_the_readout_ends_every_rank(watchdog, monkeypatch, Est, target):
+def test_failure_in_the_readout_ends_every_rank(watchdog, monkeypatch, Est, module, target):
     """The classifier's log-loss output layer and the regressor's readout refit."""
-    import skadmm._solver as solver_module
+    import importlib
+
+    solver_module = importlib.import_module(f"skadmm._solver.{module}")
 
     def faulty(*args, **kwargs):
         raise ArithmeticError("injected fault in the readout")
