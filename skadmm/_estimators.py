@@ -243,11 +243,12 @@ _COMMON_ATTRS = """
         stopping compares.
 
     best_validation_score_ : float or None
-        ``early_stopping`` only.  ``ADMMRegressor``: the best of
-        ``validation_scores_`` (its weights are returned, then the readout
-        refit).  ``ADMMClassifier``: the validation accuracy of the returned
-        model, the best iterate's hidden layers with the log-loss output
-        layer fitted on them; it can differ from ``max(validation_scores_)``.
+        ``early_stopping`` only: the validation score (R^2, accuracy) of the
+        returned model, the best iterate's hidden layers with the output
+        layer refitted on them (``ADMMRegressor``: to the squared loss;
+        ``ADMMClassifier``: to the log-loss, then the temperature); it can
+        differ from ``max(validation_scores_)``, the iterates' scores with
+        their own output layers.
 
     converged_ : bool
         False when the fit stopped at ``max_iter``.

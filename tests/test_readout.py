@@ -8,13 +8,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, log_loss
+from sklearn.metrics import accuracy_score, log_loss, r2_score
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
-from skadmm import ADMMClassifier
+from skadmm import ADMMClassifier, ADMMRegressor
 from skadmm import _kernels as K
 from skadmm._activations import ACTIVATIONS
 from skadmm._base import validation_mask
@@ -224,6 +224,34 @@ def test_validation_scores_are_those_of_the_returned_model():
     assert clf.best_validation_score_ == pytest.approx(got, abs=1e-12)
     # the iterates' scores (their own least-squares output layers), one per iteration
     assert len(clf.validation_scores_) == clf.n_iter_
+
+
+@pytest.mark.parametrize("solver", ["admm", "plain"])
+def test_regressor_validation_score_is_that_of_the_returned_model(solver):
+    """ADMMRegressor with early stopping: best_validation_score_ is the R^2 on the held-out
+    rows of the model that predicts (the output layer refitted after the iterations), not
+    the best iterate's.  For the default the search's output layer is already the exact
+    least-squares fit (the refit moves it by rounding); "plain"'s refit moves it for real."""
+    X, _, y, _ = load_dataset("california_housing")
+    X, y = StandardScaler().fit_transform(X[:4000]), y[:4000]
+    reg = ADMMRegressor(
+        hidden_layer_sizes=(32,),
+        solver=solver,
+        early_stopping=True,
+        validation_fraction=0.2,
+        max_iter=30,
+        random_state=3,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", FutureWarning)  # "plain" is deprecated
+        reg.fit(X, y)
+    seed = check_random_state(3).randint(np.iinfo(np.int32).max)
+    idx_val = np.flatnonzero(validation_mask(seed, 0, y.size, 0.2))
+    got = r2_score(y[idx_val], reg.predict(X[idx_val]))
+    assert reg.best_validation_score_ == pytest.approx(got, abs=1e-10)
+    if solver == "plain":  # the refit changed the model: the iterate's score is another
+        assert abs(reg.best_validation_score_ - max(reg.validation_scores_)) > 1e-4
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backends import block_rows_for
-from ._checks import check_finite
+from ._checks import check_finite, sum_parts
 from ._init import initialise
 from ._loop import Loop, Progress
 from ._options import ADMMResult, SolverOptions
@@ -92,6 +92,9 @@ def fit_network(
             W, c = fit_output_layer(st, W, c, options, warm_model, validation, result)
         else:
             W, c, result.readout_n_iter = _refit_readout(st, W, c, loss, options, seed)
+            if validation is not None:  # the score reported is the returned model's
+                final = sum_parts(st.backend, validation[0](W, c))
+                result.best_validation_score = float(validation[1](final))
     _finish(result, st, rule, progress, W, c)
     return result
 
