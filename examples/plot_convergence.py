@@ -3,8 +3,8 @@ Convergence of ADMM on the HIGGS sample
 =======================================
 
 What ``skadmm.plot.plot_convergence`` shows for an ADMM fit
-(``solver="paper"``: Algorithm 1 of the paper exactly) of the paper's HIGGS network (300 hidden ReLU
-units) with early stopping: the training loss of the network and the
+(``solver="paper"``: Algorithm 1 of the paper exactly) of the paper's HIGGS
+network (300 hidden ReLU units) with early stopping: the training loss of the network and the
 validation score, the augmented objective (paper eq. (5)), and the
 constraint residuals per layer.  The grey band is the warm start
 (``n_warmup_iter`` iterations without multiplier updates, paper section 6);
