@@ -16,7 +16,7 @@ from ._activations import ACTIVATIONS
 from ._callbacks import CALLBACK_STATE, CallbackMixin, fit_tasks
 from ._compat import Interval, StrOptions, _check_sample_weight, _fit_context, validate_data
 from ._kernels import forward
-from ._solver import SolverOptions, admm_fit
+from ._solver import SOLVERS, SolverOptions, admm_fit
 from .backends import blocks_for, chunk_rows_for, get_backend
 
 __all__ = ["BaseADMM", "validation_mask"]
@@ -378,9 +378,7 @@ class BaseADMM(CallbackMixin, BaseEstimator, ABC):
             tol=float(self.tol),
             n_iter_no_change=int(self.n_iter_no_change),
             slow_tol=None if self.search_tol is None else float(self.search_tol),
-            variant={"admm": "search", "plain": "admm"}.get(self.solver, self.solver),
-            init="gaussian" if self.solver == "paper" else "forward",
-            readout_iter=0 if self.solver == "paper" else 50,
+            **SOLVERS[self.solver],  # variant, init, readout_iter
             # classifiers: the output layer is the log-loss fit on the hidden features
             readout="log-loss" if self._loss == "hinge" else "admm",
             # the second phase of the search fits the training objective harder:

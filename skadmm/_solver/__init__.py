@@ -18,8 +18,8 @@ those below it):
 ``_loop``
     The one iteration loop: diagnostics, stopping rules, best iterate.
 ``_paper``, ``_search``
-    The update rules: Algorithm 1 (``variant="paper"``/``"admm"``) and the
-    relaxation search (``variant="search"``, the default).
+    The update rules: Algorithm 1 (``variant="paper"``/``"multipliers"``) and
+    the relaxation search (``variant="search"``, the default).
 ``_output``, ``_init``
     The classifiers' log-loss output layer; the initial state.
 ``_state``, ``_rule``, ``_options``, ``_checks``
@@ -38,10 +38,11 @@ from ._checks import DivergenceError
 from ._fit import admm_fit
 from ._grown import _grown_fit
 from ._init import gaussian_rows, random_weights
-from ._options import ADMMResult, SolverOptions
+from ._options import SOLVERS, ADMMResult, SolverOptions
 from ._search import _proximal_alpha, _search_sweep
 
 __all__ = [
+    "SOLVERS",
     "ADMMResult",
     "DivergenceError",
     "SolverOptions",

@@ -180,7 +180,7 @@ def _refit_readout(st, W, c, loss, options, seed):
         max_iter=options.readout_iter,
         tol=options.tol,
         n_iter_no_change=options.n_iter_no_change,
-        variant="admm",
+        variant="multipliers",
     )
     res = fit_network(
         F,

@@ -4,7 +4,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["ADMMResult", "SolverOptions"]
+__all__ = ["ADMMResult", "SOLVERS", "SolverOptions"]
+
+#: The estimators' public ``solver`` names and the :class:`SolverOptions` each one sets
+#: (the rest come from the estimator's parameters).
+SOLVERS = {
+    "paper": {"variant": "paper", "init": "gaussian", "readout_iter": 0},
+    "plain": {"variant": "multipliers", "init": "forward", "readout_iter": 50},
+    "admm": {"variant": "search", "init": "forward", "readout_iter": 50},
+}
 
 
 @dataclass(frozen=True)
@@ -16,7 +24,7 @@ class SolverOptions:
     ``"paper"``
         Algorithm 1 exactly: ``W_L <- z_L a_{L-1}^+`` ignores the multiplier
         and the multiplier step is ``beta`` (eq. (8)).
-    ``"admm"``
+    ``"multipliers"``
         Differs in the output layer only: the weight update minimises the
         augmented Lagrangian including ``<lambda, z_L - W_L a_{L-1}>`` (the
         target becomes ``z_L + lambda / (2 beta)``) and the multiplier step
@@ -75,9 +83,10 @@ class SolverOptions:
     activation and no warm start): fit the first hidden layer alone, then
     the full network from it with the other layers inserted as identities
     (:func:`~skadmm._solver._grown._grown_fit`).  The estimators'
-    ``solver="paper"`` is
-    ``variant="paper", init="gaussian", readout_iter=0``; ``solver="plain"``
-    is ``variant="admm", init="forward", readout_iter=50``; their default
+    ``solver`` names map to ``variant``, ``init`` and ``readout_iter`` in
+    :data:`SOLVERS`: ``solver="paper"`` is ``variant="paper",
+    init="gaussian", readout_iter=0``; ``solver="plain"`` is
+    ``variant="multipliers", init="forward", readout_iter=50``; their default
     ``solver="admm"`` is ``variant="search", init="forward",
     readout_iter=50`` (the search always starts from a forward pass), with
     ``search_targets="then-squared"`` under early stopping and ``"loss"``
@@ -91,7 +100,7 @@ class SolverOptions:
     max_iter: int = 100
     tol: float = 1e-4
     n_iter_no_change: int = 10
-    variant: str = "admm"
+    variant: str = "multipliers"
     init: str = "gaussian"
     sweep: str = "forward"
     readout_iter: int = 0
@@ -112,7 +121,7 @@ class SolverOptions:
         return beta if self.variant == "paper" else 2.0 * beta
 
     def __post_init__(self):
-        if self.variant not in ("paper", "admm", "search"):
+        if self.variant not in ("paper", "multipliers", "search"):
             raise ValueError(f"unknown variant {self.variant!r}")
         if self.readout not in ("admm", "log-loss"):
             raise ValueError(f"unknown readout {self.readout!r}")

@@ -1,4 +1,4 @@
-"""Algorithm 1 of Taylor et al. (2016): ``variant="paper"`` and ``"admm"``.
+"""Algorithm 1 of Taylor et al. (2016): ``variant="paper"`` and ``"multipliers"``.
 
 One iteration is a sequence of update rules, each an object with
 ``step(state, iteration)``: per layer, from the first, the weight update
@@ -22,7 +22,7 @@ class WeightUpdate:
 
     The normal equations of Algorithm 1's weight update, from one reduction
     of their Gram and cross products (the transpose reduction).  With the
-    multiplier in the output layer's update (``variant="admm"``) its target
+    multiplier in the output layer's update (``variant="multipliers"``) its target
     is ``z_L + lambda / (2 beta)``.  ``a_0 = X`` never changes: the first
     layer's Gram matrix ``gram0`` is reduced once, before the iterations.
     """
