@@ -3,16 +3,17 @@
 Rows ``plain ...`` change one thing from ``solver="plain"`` (the ADMM
 iteration with the multiplier in the output layer's weight and activation
 updates, step ``2 beta``; a forward-pass initialisation from Glorot weights
-with spread hidden biases; a final hinge refit of the output layer on the
-network's own hidden features: the default of the previous release).  Rows
+with spread hidden biases; a final refit of the output layer on the
+network's own hidden features, for the classifiers to the log-loss: the
+default of the first release).  Rows
 ``admm ...`` change one thing from the default ``solver="admm"`` (the same
 sub-steps give every hidden layer its closed-form weight step, applied with
 a relaxation factor chosen per layer among ``{0, omega, 8 omega}`` (omega
 shrunk 8-fold after a rejection) by the exact objective with the output
 layer refitted, plus 0.8 times the layer's previous update (heavy ball);
 the hidden targets come from the hinge output update until the search
-slows (3 iterations lowering the objective by <= 2 % with one hidden layer, or the validation
-score stalling), then from the squared one until it slows again (only
+slows (3 iterations lowering the objective by <= 2 %, ``search_tol``, or
+the validation score stalling), then from the squared one until it slows again (only
 with early stopping: without it the fit is the first phase);
 ``early_stopping="auto"``, on for every full-size dataset here and off in
 ``--quick`` mode (4000 rows); see

@@ -113,7 +113,7 @@ class BaseADMM(CallbackMixin, BaseEstimator, ABC):
     _parameter_constraints = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(ACTIVATIONS))],
-        "solver": [StrOptions({"admm", "plain", "paper"})],
+        "solver": [StrOptions({"admm", "plain", "paper"}, deprecated={"plain"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "gamma": [Interval(Real, 0, None, closed="neither")],
         "beta": [Interval(Real, 0, None, closed="neither")],

@@ -280,7 +280,9 @@ _COMMON_ATTRS = """
         hidden-layer targets came from the squared output update (after the
         search had slowed down on the hinge targets); None if that never
         happened (always without early stopping, for ``ADMMRegressor``,
-        whose loss is already squared, and for the other solvers).
+        whose loss is already squared, and for the other solvers).  In a
+        grown fit (see ``solver``) each stage starts on the hinge targets
+        and switches on its own; this is the last stage's switch.
 
     n_features_in_ : int
 

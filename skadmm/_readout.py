@@ -466,8 +466,11 @@ def fit_readout_path(
         if not np.isfinite(loss) or loss > previous - tol or ridge <= floor:
             break
         previous = loss
-        theta = np.vstack([res.coef.astype(np.float64), res.intercept.astype(np.float64)])
+        theta = _theta(res)
         ridge = max(ridge / shrink, floor)
-    chosen = best[1]
-    start = np.vstack([chosen.coef.astype(np.float64), chosen.intercept.astype(np.float64)])
-    return fit(best[2], start, None), best[2], n_fits
+    return fit(best[2], _theta(best[1]), None), best[2], n_fits
+
+
+def _theta(res):
+    """``[W; c]`` of a :class:`ReadoutResult`, in float64 (a warm start)."""
+    return np.vstack([res.coef.astype(np.float64), res.intercept.astype(np.float64)])

@@ -744,6 +744,9 @@ def test_search_rule_is_one_rule_for_every_problem(higgs_small):
             tol = model.search_tol
             assert model.n_iter_ < 200 and model.converged_
             assert f"lowered its objective by at most {tol:g} (relative)" in model.stop_reason_
+            # and it did: the last two iterations (measured within the curve) were slow
+            f = np.array(model.search_objective_curve_[-3:])
+            assert np.all((f[:-1] - f[1:]) / np.abs(f[:-1]) <= tol)
 
 
 def test_step_damping_adds_to_the_ridge_of_the_step_and_changes_the_fit(higgs_small):
@@ -761,14 +764,19 @@ def test_step_damping_adds_to_the_ridge_of_the_step_and_changes_the_fit(higgs_sm
     expected = 1e-4 + 2 * 0.5 * 0.3 * np.mean(np.sum(a**2, axis=0))
     assert np.isclose(_proximal_alpha(G, 1e-4, 0.5, 0.3), expected)
     X, y = higgs_small
+    # the default damps every problem: a classifier with one hidden layer, a regressor,
+    # two hidden layers (the previous profile left the last two undamped)
+    cases = [([10], "hinge", y.astype(float)), ([10], "squared", X[:, 0] * X[:, 1])]
+    cases.append(([10, 6], "squared", X[:, 0] * X[:, 1]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        fits = [
-            _search_fit(X, y.astype(float)[:, None], [10], "hinge", 3, **damping)
-            for damping in ({}, {"step_damping": 1.0}, {"step_damping": 0.0})
-        ]
-    np.testing.assert_array_equal(fits[0].coefs[0], fits[1].coefs[0])
-    assert not np.allclose(fits[0].coefs[0], fits[2].coefs[0])
+        for hidden, loss, target in cases:
+            fits = [
+                _search_fit(X, target[:, None], hidden, loss, 3, **damping)
+                for damping in ({}, {"step_damping": 1.0}, {"step_damping": 0.0})
+            ]
+            np.testing.assert_array_equal(fits[0].coefs[0], fits[1].coefs[0])
+            assert not np.allclose(fits[0].coefs[0], fits[2].coefs[0])
 
 
 @pytest.mark.parametrize("hidden", [(24,), (12, 12)], ids=["one layer", "grown"])

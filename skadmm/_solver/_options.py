@@ -143,8 +143,9 @@ class ADMMResult:
     n_iter : int
         Iterations run.
     converged : bool
-        True when the fit stopped on ``tol`` / ``n_iter_no_change`` or a
-        callback, False when it hit ``max_iter`` (or was interrupted).
+        True when the fit stopped on ``tol`` / ``n_iter_no_change``, the
+        search's own rule (``slow_tol``) or a callback, False when it hit
+        ``max_iter`` (or was interrupted).
     message : str
         Why it stopped.
     loss_curve : list of float

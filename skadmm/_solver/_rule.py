@@ -25,7 +25,7 @@ class StepResult:
 class Rule:
     """One iteration of a solver variant, on a :class:`~skadmm._solver._state.State`.
 
-    The loop (:func:`~skadmm._solver._loop.iterate`) calls :meth:`step` once
+    The loop (:meth:`~skadmm._solver._loop.Loop.run`) calls :meth:`step` once
     per iteration and knows nothing else of what it does; the defaults here
     are those of Algorithm 1's variants.
     """

@@ -50,8 +50,6 @@ class SearchState:
     objective: float = None
     #: ``sum w ||y||^2``, the objective's constant (reduced at the first iteration)
     sq_targets: float = None
-    #: iterations in a row with no candidate accepted on any layer
-    stalls: int = 0
     #: iterations in a row that lowered the objective by at most ``slow_tol``
     slow: int = 0
     #: the hidden targets come from the squared output update (second phase)
@@ -98,10 +96,12 @@ def _search_sweep(search, it):
        ``||W_{l+1}||^2`` at every layer.  The step has no pull towards 0
        (``alpha`` damps its normal equations; see :meth:`Search.solve_step`).
 
-    Per-sample work stays communication-free; the iteration costs one
-    reduction for the steps and one per hidden layer for the search (plus
-    one at the first iteration), of small matrices whatever the number of
-    rows.  Returns True when the search's last phase is spent:
+    Per-sample work stays communication-free; with ``L`` hidden layers the
+    sweep costs ``2L`` reductions (one for the steps, one per hidden layer
+    for its search, one per layer above the first for its refreshed step;
+    the loop adds one of scalars: ``2L + 1`` per iteration), plus two at the
+    first iteration (``||Y||^2`` and the first output-layer fit), of small
+    matrices whatever the number of rows.  Returns True when the search's last phase is spent:
     ``relaxation_patience`` consecutive iterations lowered the objective by
     no more than ``slow_tol`` (relative), or none of them lowered it at all.
 
@@ -418,7 +418,6 @@ class Search(Rule):
         s, opts = self.search, self.options
         s.factors.append(chosen)
         s.curve.append(s.objective)
-        s.stalls = 0 if any(chosen) else s.stalls + 1
         if opts.slow_tol is None:  # the search's own rule is off
             return False
         # slow: the objective fell by no more than slow_tol (relative); a stall is slow.
@@ -428,7 +427,7 @@ class Search(Rule):
         if s.slow >= opts.relaxation_patience:
             # the phase is spent: the first one switches the targets, the last one ends
             return not _switch_targets(s, it.number, self.loss, opts)
-        return s.stalls >= opts.relaxation_patience
+        return False
 
 
 def _switch_targets(search, it, loss, options):
@@ -443,7 +442,7 @@ def _switch_targets(search, it, loss, options):
         return False
     search.squared = True
     search.squared_from = it + 1
-    search.stalls = search.slow = 0
+    search.slow = 0
     if search.previous is not None:  # a new direction field: no momentum
         search.previous = [None] * len(search.previous)
     search.omega = [options.relaxation_start] * len(search.omega)
