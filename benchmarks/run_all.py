@@ -1,7 +1,7 @@
 """Run every benchmark; ``--quick`` runs them all in about 10 minutes on 2 cores.
 
 484 s measured before ``bench_activations.py`` was added; its quick mode took 119 s more
-and the three issue-14 scripts (growth, search rule, communication) are not timed yet.
+and the issue-14 scripts (growth, search rule, readout path, communication) are not timed yet.
 
 Each script prints a markdown table with the machine's description and saves
 ``results/NAME.md``, ``results/NAME.rst`` (for the docs) and ``results/NAME.png``.
@@ -27,6 +27,7 @@ SCRIPTS = [
     "bench_activations.py",
     "bench_growth.py",
     "bench_search_rule.py",
+    "bench_readout_path.py",
     "bench_communication.py",
 ]
 
