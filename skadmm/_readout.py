@@ -428,10 +428,11 @@ def fit_readout_path(
     rank its ridge: solved to a gradient of ``1e-4`` (of the mean loss's
     scale) instead of ``1e-8``, every shared classification dataset chose
     the same ridge, with the same validation log-loss to 4 digits, and the
-    many-class sets fitted their output layer 2 to 2.6 times faster
-    (nursery 15.0 s -> 7.7 s, krkopt 25.8 s -> 10.0 s, one hidden layer of
-    100 units, 7,500 rows; at ``1e-3`` krkopt and segmentation stopped the
-    path too early and chose a 16 times larger ridge).  The path stops at the first ridge whose
+    many-class sets fitted 2.2 to 3.3 times faster (nursery 11.3 s -> 5.2 s,
+    krkopt 25.3 s -> 7.8 s, segmentation 3.7 s -> 1.1 s; one hidden layer of
+    100 units, validation splits, ``benchmarks/results/readout_path.md``);
+    at ``1e-3`` five of the eleven stopped the path too early and chose a 4
+    to 16 times larger ridge (krkopt: 2.9 points of accuracy lost).  The path stops at the first ridge whose
     validation loss is not lower than its predecessor's by more than
     ``tol`` (the estimator's ``tol``, as scikit-learn's MLP applies it to
     its loss): along a ridge path the held-out loss falls while the fit
