@@ -432,8 +432,9 @@ def fit_readout_path(
     krkopt 25.3 s -> 7.8 s, segmentation 3.7 s -> 1.1 s; one hidden layer of
     100 units, validation splits, ``benchmarks/results/readout_path.md``);
     at ``1e-3`` five of the eleven stopped the path too early and chose a 4
-    to 16 times larger ridge (krkopt: 2.9 points of accuracy lost).  The path stops at the first ridge whose
-    validation loss is not lower than its predecessor's by more than
+    to 16 times larger ridge (krkopt: 2.9 points of accuracy lost).  The
+    path stops at the first ridge whose validation loss is not lower than
+    its predecessor's by more than
     ``tol`` (the estimator's ``tol``, as scikit-learn's MLP applies it to
     its loss): along a ridge path the held-out loss falls while the fit
     gains signal and rises once it fits the training rows' noise, and the
