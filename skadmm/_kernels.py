@@ -98,24 +98,41 @@ def weight_statistics(a, target, sample_weight=None, gram=True):
     cross : ndarray of shape (d_in + 1, d_out), float64
     """
     d = a.shape[1]
-    wa = a if sample_weight is None else _scale_rows(a, sample_weight)
-    wt = target if sample_weight is None else target * sample_weight[:, None]
     cross = np.empty((d + 1, target.shape[1]))
-    cross[:d] = wa.T @ target
-    cross[d] = wt.sum(axis=0)
+    dtype = np.result_type(a.dtype, target.dtype)
     if not gram:
+        wt = target if sample_weight is None else _scale_rows(target, sample_weight)
+        cross[:d] = a.T @ wt
+        cross[d] = wt.sum(axis=0)
         return (cross,)
+    # The Gram matrix as a symmetric rank-k update (BLAS syrk, half a GEMM's
+    # work): numpy takes that path for ``b.T @ b`` of one array ``b``, here
+    # the rows scaled by the square roots of their (non-negative) weights.
+    # Everything stays in ``a``'s dtype; only the small sums are float64.
+    if sample_weight is None:
+        b, s, bt = a, None, target
+    else:
+        s = np.sqrt(sample_weight).astype(dtype, copy=False)
+        b, bt = _scale_rows(a, s), _scale_rows(target, s)
+    cross[:d] = b.T @ bt
     G = np.empty((d + 1, d + 1))
-    aa = wa.T @ a
-    G[:d, :d] = aa.toarray() if sparse.issparse(aa) else aa
-    colsum = np.asarray(wa.sum(axis=0)).ravel()
+    bb = b.T @ b
+    G[:d, :d] = bb.toarray() if sparse.issparse(bb) else bb
+    if s is None:
+        colsum = np.asarray(a.sum(axis=0)).ravel()
+        cross[d] = target.sum(axis=0)
+        G[d, d] = a.shape[0]
+    else:
+        colsum = np.asarray(b.T @ s).ravel()
+        cross[d] = s @ bt
+        G[d, d] = sample_weight.sum()
     G[d, :d] = colsum
     G[:d, d] = colsum
-    G[d, d] = a.shape[0] if sample_weight is None else sample_weight.sum()
     return G, cross
 
 
 def _scale_rows(a, w):
+    """``diag(w) a`` in ``a``'s dtype (dense or sparse)."""
     if sparse.issparse(a):
         return sparse.diags(w.astype(a.dtype, copy=False)) @ a
     return a * w[:, None].astype(a.dtype, copy=False)

@@ -144,24 +144,36 @@ def test_sparse_input_equals_dense(fmt):
     np.testing.assert_array_equal(sp.predict(X.asformat(fmt)), dense.predict(X.toarray()))
 
 
-def test_float32_end_to_end(higgs_small, monkeypatch):
-    """float32 X: the per-sample state and the weights stay float32 (no silent upcast)."""
+@pytest.mark.parametrize("hidden", [(16,), (16, 16)])
+def test_float32_end_to_end(higgs_small, monkeypatch, hidden):
+    """float32 X: the per-sample state, the weights and every product over the rows stay
+    float32 (no silent upcast); only the small reduced sums are float64."""
     import skadmm._solver as solver
 
-    seen = []
+    seen, products = [], []
     original = solver.K.preactivation_update
+    statistics = solver.K.weight_statistics
 
     def spy(a, m, *args, **kwargs):
         seen.append((a.dtype, m.dtype))
         return original(a, m, *args, **kwargs)
 
+    def spy_statistics(a, target, sample_weight=None, gram=True):
+        products.append((a.dtype, target.dtype))
+        out = statistics(a, target, sample_weight, gram)
+        assert all(s.dtype == np.float64 for s in out)
+        return out
+
     monkeypatch.setattr(solver.K, "preactivation_update", spy)
+    monkeypatch.setattr(solver.K, "weight_statistics", spy_statistics)
     X, y = higgs_small
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        clf = ADMMClassifier(hidden_layer_sizes=(16,), max_iter=5, random_state=0)
+        clf = ADMMClassifier(hidden_layer_sizes=hidden, max_iter=5, random_state=0)
         clf.fit(X.astype(np.float32), y)
     assert seen and all(d == (np.float32, np.float32) for d in seen)
+    # the search's candidates, the steps, the output layer's Newton fit
+    assert len(products) > 20 and set(products) == {(np.dtype(np.float32),) * 2}
     assert all(w.dtype == np.float32 for w in clf.coefs_ + clf.intercepts_)
     assert clf.predict_proba(X.astype(np.float32)).dtype == np.float32
 

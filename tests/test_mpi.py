@@ -598,20 +598,41 @@ def test_mpi_fits_are_bitwise_those_of_serial(monkeypatch, solver, hidden, split
     assert dist.loss_curve_ == gold.loss_curve_
 
 
-@pytest.mark.parametrize("labels", ["binary", "a lone class held out"])
-@pytest.mark.parametrize("split", ["even", "uneven with an empty rank"])
-def test_default_classifier_is_bitwise_that_of_serial(monkeypatch, split, labels):
+@pytest.mark.parametrize(
+    "labels, split, sample",
+    [
+        ("binary", "even", False),
+        ("binary", "uneven with an empty rank", False),
+        ("a lone class held out", "even", False),
+        ("a lone class held out", "uneven with an empty rank", False),
+        ("binary", "uneven with an empty rank", True),
+    ],
+)
+def test_default_classifier_is_bitwise_that_of_serial(monkeypatch, split, labels, sample):
     """The default ADMMClassifier (early_stopping="auto": on for 2,048 rows) under MPI: the
     validation split is a function of the global row index and its sums are per chunk and
     exact, so on any number of ranks the model (best iterate, ridge path, temperature) is
     the serial fit's of the gathered rows.  With a class of one row that the mask holds out,
-    that row is given back to training wherever it lies."""
+    that row is given back to training wherever it lies.  With ``sample``, the output
+    layer's preconditioner is formed on every 9th chunk of global rows (two of 16)."""
     from sklearn.utils import check_random_state
 
+    import skadmm._solver._output as output
     import skadmm.backends._base as backends_base
     from skadmm._base import validation_mask
 
     monkeypatch.setattr(backends_base, "CHUNK_ROWS", 128)
+    if sample:
+        monkeypatch.setattr(output, "SAMPLE_ROWS_PER_FEATURE", 8)
+        picked = []
+        original = output._LogLossOutput.curvature_sample
+
+        def spy(self, width):
+            got = original(self, width)
+            picked.append(got is not None)
+            return got
+
+        monkeypatch.setattr(output._LogLossOutput, "curvature_sample", spy)
     rng = np.random.default_rng(0)
     n = 2048
     X = rng.standard_normal((n, 8))
@@ -635,3 +656,5 @@ def test_default_classifier_is_bitwise_that_of_serial(monkeypatch, split, labels
     assert dist.validation_scores_ == gold.validation_scores_
     assert dist.best_validation_score_ == gold.best_validation_score_
     assert dist.temperature_ == gold.temperature_ and dist.readout_alpha_ == gold.readout_alpha_
+    if sample:
+        assert picked == [True, True]  # the gold fit's and the distributed one's

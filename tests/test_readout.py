@@ -100,6 +100,82 @@ def test_newton_readout_is_the_same_on_every_backend(n_classes):
         assert res.n_reductions == gold.n_reductions
 
 
+@pytest.mark.parametrize("n_classes", [2, 4])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_newton_readout_on_a_sample_preconditioner_reaches_the_same_optimum(n_classes, weighted):
+    """A preconditioner formed on every other block changes the conjugate-gradient
+    iterations, not the optimum: the Hessian-vector products and gradients use every row."""
+    F, y = _features()
+    if n_classes > 2:
+        y = 2 * y + (F[:, 0] > np.median(F[:, 0]))
+    Y = _indicators(y, np.unique(y))
+    sw = np.random.default_rng(1).uniform(0.2, 3.0, y.size) if weighted else None
+    seen = []
+    original = K.weight_statistics
+
+    def spy(a, target, sample_weight=None, gram=True):
+        if gram and target.shape[1] == 0 and sample_weight is not None:
+            seen.append(a.shape[0])  # the curvature's weighted Gram matrices
+        return original(a, target, sample_weight, gram)
+
+    with get_backend("serial") as be:
+        blocks = [rows for _, rows in blocks_for(0, F.shape[0], 300)]
+        theta0 = initial_readout(Y, sw, be, F.shape[1])
+        full = fit_log_loss_readout(F, Y, sw, blocks, be, 0.7, theta0)
+        K.weight_statistics = spy
+        try:
+            half = fit_log_loss_readout(
+                F, Y, sw, blocks, be, 0.7, theta0, curvature_blocks=range(0, len(blocks), 2)
+            )
+        finally:
+            K.weight_statistics = original
+    assert full.converged and half.converged
+    # one curvature per Newton step on 5 of the 10 blocks (and, weighted, the Gram
+    # matrix of every block at the start)
+    assert set(seen) == {300} and len(seen) == half.n_iter * 5 + 10 * weighted
+    np.testing.assert_allclose(half.coef, full.coef, atol=1e-6)
+    np.testing.assert_allclose(half.intercept, full.intercept, atol=1e-6)
+    assert abs(half.objective - full.objective) <= 1e-9 * abs(full.objective)
+
+
+@pytest.mark.parametrize("n_jobs", [2, 3])
+def test_sampled_preconditioner_is_the_same_on_every_backend(monkeypatch, n_jobs):
+    """Above SAMPLE_ROWS_PER_FEATURE rows per feature the output layer's preconditioner is
+    formed on every s-th chunk of global rows: the fit is still the same on any number of
+    threads, and the sample is what it says."""
+    import skadmm._solver._output as output
+    import skadmm.backends._base as backends_base
+
+    monkeypatch.setattr(backends_base, "CHUNK_ROWS", 256)
+    monkeypatch.setattr(output, "SAMPLE_ROWS_PER_FEATURE", 20)
+    samples = []
+    original = output._LogLossOutput.curvature_sample
+
+    def spy(self, width):
+        got = original(self, width)
+        samples.append((got, self.st.block_ids, self.st.block_rows, width, self.st.n_rows))
+        return got
+
+    monkeypatch.setattr(output._LogLossOutput, "curvature_sample", spy)
+    X, y = _features(n_rows=4000, width=8)
+    kw = dict(hidden_layer_sizes=(24,), max_iter=8, tol=0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gold = ADMMClassifier(**kw).fit(X, y)
+        threads = ADMMClassifier(backend="joblib", n_jobs=n_jobs, **kw).fit(X, y)
+    for w, w0 in zip(threads.coefs_ + threads.intercepts_, gold.coefs_ + gold.intercepts_):
+        np.testing.assert_array_equal(w, w0)
+    assert threads.readout_alpha_ == gold.readout_alpha_
+    got, ids, rows, width, n_train = samples[0]  # serial: every training row is local
+    stride = n_train // (20 * width)
+    assert stride >= 2 and got is not None
+    chunk = max(rows, 256)
+    picked = {ids[k] * rows // chunk for k in got}
+    assert picked == {b * rows // chunk for b in ids} & set(range(0, 10**6, stride))
+    # whole chunks: every block of a picked chunk is in the sample
+    assert all((ids[k] * rows // chunk in picked) == (k in got) for k in range(len(ids)))
+
+
 def test_classifier_output_layer_is_logistic_regression_on_its_features(higgs_small):
     """The fitted model's output layer is the log-loss optimum on its own hidden features."""
     X, y = higgs_small

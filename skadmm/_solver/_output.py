@@ -3,6 +3,7 @@
 import numpy as np
 
 from .. import _kernels as K
+from ..backends import chunk_rows_for
 from .._readout import (
     fit_log_loss_readout,
     fit_readout_path,
@@ -13,7 +14,11 @@ from .._readout import (
 from ._checks import sum_parts
 from ._state import hidden_features
 
-__all__ = ["fit_output_layer"]
+__all__ = ["SAMPLE_ROWS_PER_FEATURE", "fit_output_layer"]
+
+#: Rows per output-layer feature in the sample that forms the Newton
+#: preconditioner of the output layer's fit (``_LogLossOutput.curvature_sample``).
+SAMPLE_ROWS_PER_FEATURE = 64
 
 
 def fit_output_layer(state, W, c, options, warm_model, validation, result):
@@ -116,6 +121,7 @@ class _LogLossOutput:
 
         (gram,) = st.reduce(gram_of, [(d + 1, d + 1)])
         self.reductions += 1
+        sampled = self.curvature_sample(d + 1)
 
         def solve(ridge, theta, tol=None):
             res = fit_log_loss_readout(
@@ -130,6 +136,7 @@ class _LogLossOutput:
                 max_iter=budget[0],
                 max_cg=budget[1],
                 tol=tol,
+                curvature_blocks=sampled,
             )
             self.n_iter += res.n_iter
             self.reductions += res.n_reductions
@@ -153,6 +160,25 @@ class _LogLossOutput:
                 tol=self.tol,
             )
         return model(res)
+
+    def curvature_sample(self, width):
+        """The blocks whose rows form the Newton preconditioner (None: all of them).
+
+        Every ``s``-th chunk of reproducible sums (global rows), ``s`` the
+        largest stride that leaves at least :data:`SAMPLE_ROWS_PER_FEATURE`
+        rows per feature of the output layer: a preconditioner needs the
+        curvature's shape, not its sum over every row, and the
+        Hessian-vector products stay exact (so does every Newton step to its
+        tolerance).  One reduction of a scalar.
+        """
+        st = self.st
+        n_total = float(st.backend.allreduce(np.array([float(st.n_rows)]))[0])
+        self.reductions += 1
+        stride = int(n_total // (SAMPLE_ROWS_PER_FEATURE * width))
+        if stride <= 1:
+            return None
+        chunk = chunk_rows_for(st.block_rows)
+        return [k for k, b in enumerate(st.block_ids) if (b * st.block_rows // chunk) % stride == 0]
 
     def count_held_out(self, held_out, W, c):
         """The held-out rows' weight per class, over every worker; False when there is none."""

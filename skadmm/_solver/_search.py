@@ -121,7 +121,6 @@ class Search(Rule):
         super().__init__(state, options, loss)
         L = state.n_layers
         self.gram0 = gram0
-        self.Y64 = state.Y.astype(np.float64, copy=False)
         self.readout_shapes = [(state.sizes[-2] + 1,) * 2, (state.sizes[-2] + 1, state.sizes[-1])]
         # once a layer below has moved, the next layer's step is solved again on its
         # new inputs, for the same targets (kept from the targets' pass)
@@ -170,7 +169,7 @@ class Search(Rule):
 
     def readout_sums(self, F, rows):
         """The output layer's least-squares sums on the features ``F`` of ``rows``."""
-        return K.weight_statistics(F.astype(np.float64), self.Y64[rows], self.state.weight(rows))
+        return K.weight_statistics(F, self.state.Y[rows], self.state.weight(rows))
 
     def fit_readout(self, G, R):
         """The exact ridge fit of the output layer to the targets; sets the objective."""
@@ -187,7 +186,7 @@ class Search(Rule):
         st, s = self.state, self.search
         if s.sq_targets is None:
             parts = [
-                np.array([wsum(np.square(self.Y64[rows]), st.column_weight(rows))])
+                np.array([wsum(np.square(st.Y[rows], dtype=np.float64), st.column_weight(rows))])
                 for rows in st.blocks
             ]
             s.sq_targets = float(st.backend.reduce_parts(parts, (1,))[0])
@@ -350,7 +349,7 @@ class Search(Rule):
                 out.extend(self.readout_sums(a, rows))
             else:  # with the current output layer: a residual, no Gram
                 r = K.linear(a, st.W[-1], st.c[-1])
-                r -= self.Y64[rows]
+                r -= st.Y[rows]
                 out.append(np.array([sqsum(r, st.column_weight(rows))]))
         return out
 
