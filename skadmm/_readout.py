@@ -25,7 +25,8 @@ reduction of an ``(h + 1)^2`` matrix and one Cholesky factorisation of that
 size per Newton step (measured against the K diagonal blocks themselves: 2.5
 to 10 times faster per fit on Fashion-MNIST features, more Newton steps only
 near separability).  On many rows it is formed on a sample of them
-(``curvature_blocks``; the estimators keep 64 rows per feature,
+(``curvature_rows``; the estimators keep every ``s``-th row by global index,
+at least ``SAMPLE_ROWS_PER_FEATURE`` rows per feature,
 ``skadmm._solver._output.SAMPLE_ROWS_PER_FEATURE``): a preconditioner only
 decides how many conjugate-gradient iterations a step takes, so the fit
 solves the same problem to the same tolerance.
@@ -117,7 +118,7 @@ def fit_log_loss_readout(
     max_iter=100,
     max_cg=50,
     tol=None,
-    curvature_blocks=None,
+    curvature_rows=None,
 ):
     """Fit the output layer to the log-loss on fixed features: Newton-CG (see the module).
 
@@ -148,13 +149,14 @@ def fit_log_loss_readout(
         Stop when the gradient's largest entry is at most ``tol`` times the
         total sample weight (the mean loss's gradient); default
         ``max(1e-8, 100 eps)`` of ``F``'s dtype.
-    curvature_blocks : sequence of int, optional
-        The blocks whose rows form the preconditioner (default: all), its
-        sums scaled to the whole weight.  Only the number of
-        conjugate-gradient iterations depends on it: the gradients and the
-        Hessian-vector products use every row.  Whole chunks of reproducible
-        sums (``backend.blocks_per_chunk`` blocks from a chunk's first), so
-        that the sum is the same on any partition.
+    curvature_rows : list of slice, optional
+        Per block, the rows (a slice of it, e.g. every ``s``-th) whose
+        curvature forms the preconditioner, scaled to the whole weight
+        (default: every row).  Only the number of conjugate-gradient
+        iterations depends on it: the gradients and the Hessian-vector
+        products use every row.  Each block's part is summed as the block
+        is, so the sum is the same on any partition when the rows are
+        chosen by their global index.
 
     Returns
     -------
@@ -181,7 +183,7 @@ def fit_log_loss_readout(
     total = float(gram[d, d])
     if tol is None:
         tol = max(1e-8, 100.0 * float(np.finfo(dtype).eps))
-    sampled = ids if curvature_blocks is None else list(curvature_blocks)
+    sample = blocks if curvature_rows is None else curvature_rows
     penalty = np.full((d + 1, 1), float(alpha))
     penalty[d] = 0.0
 
@@ -192,21 +194,20 @@ def fit_log_loss_readout(
         the softmax, the mean of its diagonal blocks, which keeps what they share,
         the weighting of the rows by how unsure the model is of them."""
 
-        def fn(bi):
-            rows = blocks[bi]
+        def fn(bi, part=sample):
+            rows = part[bi]
             p = P[rows]
             v = np.mean(p * (1.0 - p), axis=1)
-            weight = float(rows.stop - rows.start) if sw is None else float(np.sum(sw[rows]))
+            weight = float(p.shape[0]) if sw is None else float(np.sum(sw[rows]))
             if sw is not None:
                 v *= sw[rows]
             G, _ = K.weight_statistics(F[rows], Y[rows][:, :0], v)
             return G, np.array([weight])
 
-        count["reductions"] += 1
-        H, weight = backend.reduce_blocks(fn, sampled, [(d + 1, d + 1), (1,)])
+        H, weight = reduce(fn, [(d + 1, d + 1), (1,)])
         if not weight[0] > 0:  # the sample holds no weight: every row
-            (H,) = reduce(fn, [(d + 1, d + 1), (1,)])[:1]
-        elif weight[0] < total:  # a sample of the rows, scaled to all of them
+            H, weight = reduce(lambda bi: fn(bi, blocks), [(d + 1, d + 1), (1,)])
+        if weight[0] < total:  # a sample of the rows, scaled to all of them
             H *= total / weight[0]
         return H
 

@@ -103,7 +103,7 @@ def test_newton_readout_is_the_same_on_every_backend(n_classes):
 @pytest.mark.parametrize("n_classes", [2, 4])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_newton_readout_on_a_sample_preconditioner_reaches_the_same_optimum(n_classes, weighted):
-    """A preconditioner formed on every other block changes the conjugate-gradient
+    """A preconditioner formed on every third row changes the conjugate-gradient
     iterations, not the optimum: the Hessian-vector products and gradients use every row."""
     F, y = _features()
     if n_classes > 2:
@@ -124,15 +124,14 @@ def test_newton_readout_on_a_sample_preconditioner_reaches_the_same_optimum(n_cl
         full = fit_log_loss_readout(F, Y, sw, blocks, be, 0.7, theta0)
         K.weight_statistics = spy
         try:
-            half = fit_log_loss_readout(
-                F, Y, sw, blocks, be, 0.7, theta0, curvature_blocks=range(0, len(blocks), 2)
-            )
+            sample = [slice(r.start + 1, r.stop, 3) for r in blocks]
+            half = fit_log_loss_readout(F, Y, sw, blocks, be, 0.7, theta0, curvature_rows=sample)
         finally:
             K.weight_statistics = original
     assert full.converged and half.converged
-    # one curvature per Newton step on 5 of the 10 blocks (and, weighted, the Gram
-    # matrix of every block at the start)
-    assert set(seen) == {300} and len(seen) == half.n_iter * 5 + 10 * weighted
+    # one curvature per Newton step and block on its 100 sampled rows (and, weighted,
+    # the Gram matrix of every block at the start)
+    assert seen.count(100) == half.n_iter * 10 and len(seen) == half.n_iter * 10 + 10 * weighted
     np.testing.assert_allclose(half.coef, full.coef, atol=1e-6)
     np.testing.assert_allclose(half.intercept, full.intercept, atol=1e-6)
     assert abs(half.objective - full.objective) <= 1e-9 * abs(full.objective)
@@ -141,19 +140,17 @@ def test_newton_readout_on_a_sample_preconditioner_reaches_the_same_optimum(n_cl
 @pytest.mark.parametrize("n_jobs", [2, 3])
 def test_sampled_preconditioner_is_the_same_on_every_backend(monkeypatch, n_jobs):
     """Above SAMPLE_ROWS_PER_FEATURE rows per feature the output layer's preconditioner is
-    formed on every s-th chunk of global rows: the fit is still the same on any number of
+    formed on every s-th row by global index: the fit is still the same on any number of
     threads, and the sample is what it says."""
     import skadmm._solver._output as output
-    import skadmm.backends._base as backends_base
 
-    monkeypatch.setattr(backends_base, "CHUNK_ROWS", 256)
     monkeypatch.setattr(output, "SAMPLE_ROWS_PER_FEATURE", 20)
     samples = []
     original = output._LogLossOutput.curvature_sample
 
     def spy(self, width):
         got = original(self, width)
-        samples.append((got, self.st.block_ids, self.st.block_rows, width, self.st.n_rows))
+        samples.append((got, self.st.blocks, width, self.st.n_rows))
         return got
 
     monkeypatch.setattr(output._LogLossOutput, "curvature_sample", spy)
@@ -166,14 +163,11 @@ def test_sampled_preconditioner_is_the_same_on_every_backend(monkeypatch, n_jobs
     for w, w0 in zip(threads.coefs_ + threads.intercepts_, gold.coefs_ + gold.intercepts_):
         np.testing.assert_array_equal(w, w0)
     assert threads.readout_alpha_ == gold.readout_alpha_
-    got, ids, rows, width, n_train = samples[0]  # serial: every training row is local
+    got, blocks, width, n_train = samples[0]  # serial: every training row is local
     stride = n_train // (20 * width)
-    assert stride >= 2 and got is not None
-    chunk = max(rows, 256)
-    picked = {ids[k] * rows // chunk for k in got}
-    assert picked == {b * rows // chunk for b in ids} & set(range(0, 10**6, stride))
-    # whole chunks: every block of a picked chunk is in the sample
-    assert all((ids[k] * rows // chunk in picked) == (k in got) for k in range(len(ids)))
+    assert stride >= 2 and len(got) == len(blocks)
+    picked = np.concatenate([np.arange(n_train)[s] for s in got])
+    np.testing.assert_array_equal(picked, np.arange(0, n_train, stride))
 
 
 def test_classifier_output_layer_is_logistic_regression_on_its_features(higgs_small):

@@ -3,7 +3,6 @@
 import numpy as np
 
 from .. import _kernels as K
-from ..backends import chunk_rows_for
 from .._readout import (
     fit_log_loss_readout,
     fit_readout_path,
@@ -136,7 +135,7 @@ class _LogLossOutput:
                 max_iter=budget[0],
                 max_cg=budget[1],
                 tol=tol,
-                curvature_blocks=sampled,
+                curvature_rows=sampled,
             )
             self.n_iter += res.n_iter
             self.reductions += res.n_reductions
@@ -162,14 +161,15 @@ class _LogLossOutput:
         return model(res)
 
     def curvature_sample(self, width):
-        """The blocks whose rows form the Newton preconditioner (None: all of them).
+        """Per block, the rows that form the Newton preconditioner (None: all of them).
 
-        Every ``s``-th chunk of reproducible sums (global rows), ``s`` the
-        largest stride that leaves at least :data:`SAMPLE_ROWS_PER_FEATURE`
-        rows per feature of the output layer: a preconditioner needs the
-        curvature's shape, not its sum over every row, and the
-        Hessian-vector products stay exact (so does every Newton step to its
-        tolerance).  One reduction of a scalar.
+        Every ``s``-th row by global index, ``s`` the largest stride that
+        leaves at least :data:`SAMPLE_ROWS_PER_FEATURE` rows per feature of
+        the output layer: a preconditioner needs the curvature's shape, not
+        its sum over every row, and the Hessian-vector products stay exact
+        (so does every Newton step to its tolerance).  A systematic sample:
+        rows sorted by class or by time are sampled evenly, and the choice
+        does not depend on the partition.  One reduction of a scalar.
         """
         st = self.st
         n_total = float(st.backend.allreduce(np.array([float(st.n_rows)]))[0])
@@ -177,8 +177,11 @@ class _LogLossOutput:
         stride = int(n_total // (SAMPLE_ROWS_PER_FEATURE * width))
         if stride <= 1:
             return None
-        chunk = chunk_rows_for(st.block_rows)
-        return [k for k, b in enumerate(st.block_ids) if (b * st.block_rows // chunk) % stride == 0]
+        out = []
+        for rows in st.blocks:
+            first = rows.start + (-(st.offset + rows.start)) % stride
+            out.append(slice(min(first, rows.stop), rows.stop, stride))
+        return out
 
     def count_held_out(self, held_out, W, c):
         """The held-out rows' weight per class, over every worker; False when there is none."""

@@ -42,11 +42,7 @@ class State:
         self.sizes = sizes  # [n_features, hidden..., n_outputs]
         self.activation, self.backend = activation, backend
         self.offset = backend.row_offset(X.shape[0])
-        self.block_rows = block_rows
-        placed = blocks_for(self.offset, X.shape[0], block_rows)
-        self.blocks = [rows for _, rows in placed]
-        #: each block's global index (block ``k`` holds global rows ``[k b, (k + 1) b)``)
-        self.block_ids = [k for k, _ in placed]
+        self.blocks = [rows for _, rows in blocks_for(self.offset, X.shape[0], block_rows)]
         self.a = [X] + [None] * (len(sizes) - 2)
         self.z = [None] * (len(sizes) - 1)
         self.lam = None
