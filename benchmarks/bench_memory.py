@@ -1,19 +1,18 @@
-"""Memory: peak resident memory of a fit against the theoretical need, growing N.
+"""Memory: peak resident memory of a fit of the default solver against the theoretical need.
 
 Each N runs in a fresh process (a *synthetic* HIGGS-shaped problem, 28
 features, one hidden layer of 300 ReLU units, float64): the peak RSS of the
 fit minus the RSS before the data existed, against the theory
-``X + per-sample state``: ``n * (28 + 2 * 300 + 3) * 8`` bytes (``X``,
-``a_1`` and ``z_1``, and ``z_2``, ``lambda`` and the target), plus the
-per-block temporaries, which do not grow with N.
+``X + per-sample state``.  For the default ``solver="admm"`` that is
+``n * (28 + 4 * 300 + 3) * 8`` bytes: ``X``; ``a_1`` and ``z_1``; the
+relaxation search's move ``X dW_1`` of the candidates and its heavy-ball
+share ``X U_1`` (one hidden width each); ``z_2``, ``lambda`` and the
+target.  For ``solver="paper"`` (the labelled reference row) it is
+``n * (28 + 2 * 300 + 3) * 8``: Algorithm 1 keeps no search state.  The
+per-block temporaries do not grow with N.
 
-Target (issue 5): peak within 1.3x of theory at large N; growth linear in N.
-
-Measures the ADMM iteration itself: ``solver="plain"`` (the default of the
-first release, which the model above describes).  The default
-``solver="admm"`` adds the relaxation search per hidden layer (a few more
-Gram matrices of the hidden features, one more small reduction); its wall
-time against MLP is in ``bench_accuracy.py``.
+Target (issue 17): the default's peak within 1.3x of its theory at large
+N; growth linear in N.
 """
 
 import json
@@ -36,7 +35,11 @@ def rss_now():
     return 0
 
 
-def child(n):
+#: per-sample float64 values each solver keeps, per row (see the module docstring)
+STATE = {"admm": D + 4 * HIDDEN + 3, "paper": D + 2 * HIDDEN + 3}
+
+
+def child(n, solver):
     from sklearn.exceptions import ConvergenceWarning
 
     from skadmm import ADMMClassifier
@@ -47,7 +50,7 @@ def child(n):
     y = (X[:, 0] + X[:, 1] ** 2 > 1).astype(int)
     clf = ADMMClassifier(
         hidden_layer_sizes=(HIDDEN,),
-        solver="plain",
+        solver=solver,
         max_iter=2,
         tol=0,
         early_stopping=False,
@@ -62,50 +65,56 @@ def child(n):
 
 def main():
     if "--child" in sys.argv:
-        return child(int(sys.argv[sys.argv.index("--child") + 1]))
+        i = sys.argv.index("--child")
+        return child(int(sys.argv[i + 1]), sys.argv[i + 2])
     args = parser(__doc__.splitlines()[0]).parse_args()
     maybe_rerun_without_openblas_env(args)
     sizes = [50_000, 200_000, 400_000] if args.quick else [50_000, 200_000, 800_000, 2_000_000]
     rows = []
-    for n in sizes:
-        out = subprocess.run(
-            [sys.executable, __file__, "--child", str(n)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        res = json.loads(next(ln for ln in out.stdout.splitlines() if ln.startswith("RESULT"))[7:])
-        theory = n * (D + 2 * HIDDEN + 3) * 8
-        used = res["peak"] - res["before"]
-        rows.append((n, theory / 2**20, used / 2**20, used / theory))
-    n, _, used, _ = np.array(rows).T
-    slope = np.polyfit(np.log(n), np.log(used), 1)[0]
-    worst = rows[-1][3]
+    for solver in ("admm", "paper"):
+        for n in sizes:
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", str(n), solver],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            lines = out.stdout.splitlines()
+            res = json.loads(next(ln for ln in lines if ln.startswith("RESULT"))[7:])
+            theory = n * STATE[solver] * 8
+            used = res["peak"] - res["before"]
+            label = "admm (default)" if solver == "admm" else "paper (reference)"
+            rows.append((label, n, theory / 2**20, used / 2**20, used / theory))
+    default = [r for r in rows if r[0].startswith("admm")]
+    _, n, _, used, _ = np.array(default, dtype=object).T
+    slope = np.polyfit(np.log(n.astype(float)), np.log(used.astype(float)), 1)[0]
+    worst = default[-1][4]
     sections = [
         (
             "Peak RSS of a fit (synthetic HIGGS shape, 28-300-1, float64)",
-            table(["N", "theory MiB", "measured MiB", "measured / theory"], rows),
+            table(["solver", "N", "theory MiB", "measured MiB", "measured / theory"], rows),
         ),
         (
             "Targets",
-            f"- measured / theory at N={sizes[-1]:,}: {worst:.2f} "
+            f"- the default's measured / theory at N={sizes[-1]:,}: {worst:.2f} "
             f"({'met' if worst <= 1.3 else 'NOT met'}, target <= 1.3)\n"
             f"- growth exponent in N (log-log fit): {slope:.2f} (linear = 1)",
         ),
     ]
-    report("memory", "Memory: peak RSS against theory", sections)
+    report("memory", "Memory of the default solver: peak RSS against theory", sections)
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 4))
-    arr = np.array(rows)
-    ax.loglog(arr[:, 0], arr[:, 1], "s--", label="theory: X + per-sample state")
-    ax.loglog(arr[:, 0], arr[:, 2], "o-", label="measured peak RSS increase")
+    for label in ("admm (default)", "paper (reference)"):
+        arr = np.array([r[1:] for r in rows if r[0] == label], dtype=float)
+        ax.loglog(arr[:, 0], arr[:, 1], "s--", label=f"theory, {label}")
+        ax.loglog(arr[:, 0], arr[:, 2], "o-", label=f"measured, {label}")
     ax.set_xlabel("rows N (synthetic)")
     ax.set_ylabel("MiB")
-    ax.legend()
+    ax.legend(fontsize=7)
     savefig(fig, "memory")
 
 
