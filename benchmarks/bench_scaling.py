@@ -173,7 +173,7 @@ def main():
         return worker(int(sys.argv[i + 1]), int(sys.argv[i + 2]))
     args = parser(__doc__.splitlines()[0]).parse_args()
     maybe_rerun_without_openblas_env(args)
-    n = 150_000 if args.quick else 1_000_000
+    n = 100_000 if args.quick else 200_000
     iters = 3 if args.quick else 5
     results = []
     fit_time(20_000, 2, "serial")  # warm-up: imports, allocator, first page faults

@@ -342,9 +342,11 @@ class Search(Rule):
             if i > 0:
                 pm[rows] = K.linear(st.a[i][rows], *prev)
             m = m + mu * pm[rows]
-        out = []
+        out, buf = [], np.empty_like(move)
         for omega in omegas:
-            a = hidden_features(st.activation(m + omega * move), st.W, st.c, st.activation, i + 1)
+            np.multiply(move, omega, out=buf)
+            buf += m
+            a = hidden_features(st.activation(buf), st.W, st.c, st.activation, i + 1)
             if self.options.relaxation_refit:
                 out.extend(self.readout_sums(a, rows))
             else:  # with the current output layer: a residual, no Gram
@@ -391,14 +393,16 @@ class Search(Rule):
         st, s, mu = self.state, self.search, self.options.momentum
 
         def move(k, rows):
-            m = st.z[i][rows]
-            shift = omega * s.move[rows, : m.shape[1]]
+            m = st.z[i][rows]  # a view: updated in place
+            shift = s.move[rows, : m.shape[1]]  # the candidates' move, spent after this
+            shift *= omega
             if prev is not None:
-                shift += mu * s.previous_move[i][rows]
+                pm = s.previous_move[i][rows]
+                pm *= mu
+                shift += pm
             if mu:
                 s.previous_move[i][rows] = shift
             m += shift
-            st.z[i][rows] = m
             st.a[i + 1][rows] = st.activation(m)
             return st.forward(rows, i + 1)
 
