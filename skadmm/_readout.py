@@ -295,7 +295,12 @@ def _preconditioner(H, alpha, gram):
     ``1e-10`` times the features' Gram matrix is added, and a growing
     multiple of the identity where that is still not enough (dead features
     with ``alpha = 0``), so that the solve is defined when the curvature
-    has vanished.
+    has vanished.  A matrix that rounding left indefinite by more than that
+    (sums of float32 products of large features, whose errors scale with
+    the largest eigenvalue, not the mean diagonal) is solved through its
+    eigenvectors with its eigenvalues raised to ``1e-7`` of the largest:
+    any symmetric positive definite matrix preconditions the conjugate
+    gradients, which use the exact Hessian-vector products.
     """
     d = gram.shape[0] - 1
     M = np.array(H, dtype=np.float64) + 1e-10 * np.asarray(gram, dtype=np.float64)
@@ -305,12 +310,14 @@ def _preconditioner(H, alpha, gram):
     for _ in range(12):
         try:
             factor = scipy.linalg.cho_factor(M + jitter * np.eye(d + 1), check_finite=False)
-            break
+            return lambda r: scipy.linalg.cho_solve(factor, r, check_finite=False)
         except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
             jitter = max(4 * jitter, 1e-12 * scale)
-    else:
-        raise np.linalg.LinAlgError("the readout's preconditioner is not positive definite")
-    return lambda r: scipy.linalg.cho_solve(factor, r, check_finite=False)
+    if not np.all(np.isfinite(M)):
+        raise np.linalg.LinAlgError("the readout's preconditioner is not finite")
+    values, vectors = scipy.linalg.eigh(0.5 * (M + M.T), check_finite=False)
+    values = np.maximum(values, 1e-7 * max(float(values[-1]), np.finfo(float).tiny))
+    return lambda r: vectors @ ((vectors.T @ r) / (values if r.ndim == 1 else values[:, None]))
 
 
 def _conjugate_gradient(hessian_product, grad, solve, rtol, max_iter):

@@ -488,3 +488,25 @@ def test_output_layer_starts_at_the_class_prior_not_the_random_weights(higgs_sma
         clf.fit(X, y)
     np.testing.assert_array_equal(starts[-1][:-1], before[0])
     np.testing.assert_array_equal(starts[-1][-1], before[1])
+
+
+def test_preconditioner_of_a_matrix_rounding_left_indefinite_is_positive_definite():
+    """Sums of float32 products of large features can leave the curvature matrix
+    indefinite by far more than its mean diagonal (the error scales with the largest
+    eigenvalue): the preconditioner is still a symmetric positive definite solve
+    (it used to raise LinAlgError: float32 data, solver="paper", 300 ReLU units)."""
+    from skadmm._readout import _preconditioner
+
+    rng = np.random.default_rng(0)
+    d = 40
+    u = rng.standard_normal((d + 1, 1))
+    Q, _ = np.linalg.qr(rng.standard_normal((d + 1, d + 1)))
+    values = np.concatenate([[1e6], np.full(d - 1, 1.0), [-50.0]])  # rank-one dominant
+    H = (Q * values) @ Q.T + u @ u.T
+    gram = np.eye(d + 1)
+    solve = _preconditioner(H, 0.0, gram)
+    S = np.column_stack([solve(e) for e in np.eye(d + 1)])
+    np.testing.assert_allclose(S, S.T, rtol=1e-8, atol=1e-12)
+    assert np.linalg.eigvalsh(0.5 * (S + S.T)).min() > 0
+    r = rng.standard_normal((d + 1, 3))  # several outputs at once, as the softmax asks
+    np.testing.assert_allclose(solve(r), S @ r, rtol=1e-8, atol=1e-12)
