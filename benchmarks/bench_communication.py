@@ -6,8 +6,11 @@ hidden layers of ``--width`` units (default 100), counting every reduction
 the backend performs (``Backend.reduce_accumulator``: one collective each
 under MPI) and the bytes it would move, per iteration (between two calls of
 the iteration callback), separately for the two stages of a grown fit, and
-after the iterations (the output layer's fit).  The counts do not depend on
-the number of rows or the backend; the bytes grow with the layer widths only.
+after the iterations (the output layer's fit).  The counts per iteration do
+not depend on the number of rows or the backend, and the bytes grow with the
+layer widths only; the output layer's count follows its Newton and
+conjugate-gradient iterations, which depend on the data (and, above 64 rows
+per feature, on the sample its preconditioner is formed on).
 """
 
 import warnings

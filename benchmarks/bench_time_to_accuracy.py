@@ -43,7 +43,7 @@ def admm_curve(X, y, Xt, yt, hidden, iters):
         start = time.perf_counter()
         raw = forward(Xt, info["coefs"], info["intercepts"], ACTIVATIONS["relu"])
         pred = (
-            classes[(raw[:, 0] > 0.5).astype(int)] if raw.shape[1] == 1 else classes[raw.argmax(1)]
+            classes[(raw[:, 0] > 0).astype(int)] if raw.shape[1] == 1 else classes[raw.argmax(1)]
         )
         curve.append((info["elapsed"] - spent[0], float(np.mean(pred == yt))))
         spent[0] += time.perf_counter() - start

@@ -20,6 +20,7 @@ SCRIPTS = [
     "bench_memory.py",
     "bench_cost_growth.py",
     "bench_time_to_accuracy.py",
+    "bench_time_to_score.py",
     "bench_ablation.py",
     "bench_accuracy.py",
     "bench_full_batch.py",
@@ -28,6 +29,7 @@ SCRIPTS = [
     "bench_growth.py",
     "bench_search_rule.py",
     "bench_readout_path.py",
+    "bench_readout_sample.py",
     "bench_communication.py",
 ]
 

@@ -316,7 +316,8 @@ def _preconditioner(H, alpha, gram):
     if not np.all(np.isfinite(M)):
         raise np.linalg.LinAlgError("the readout's preconditioner is not finite")
     values, vectors = scipy.linalg.eigh(0.5 * (M + M.T), check_finite=False)
-    values = np.maximum(values, 1e-7 * max(float(values[-1]), np.finfo(float).tiny))
+    top = max(float(values[-1]), scale)  # scale: the mean diagonal, positive
+    values = np.maximum(values, 1e-7 * top)
     return lambda r: vectors @ ((vectors.T @ r) / (values if r.ndim == 1 else values[:, None]))
 
 

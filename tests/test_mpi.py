@@ -614,7 +614,7 @@ def test_default_classifier_is_bitwise_that_of_serial(monkeypatch, split, labels
     exact, so on any number of ranks the model (best iterate, ridge path, temperature) is
     the serial fit's of the gathered rows.  With a class of one row that the mask holds out,
     that row is given back to training wherever it lies.  With ``sample``, the output
-    layer's preconditioner is formed on every 9th chunk of global rows (two of 16)."""
+    layer's preconditioner is formed on every 9th row by global index."""
     from sklearn.utils import check_random_state
 
     import skadmm._solver._output as output

@@ -154,6 +154,14 @@ def test_sampled_preconditioner_is_the_same_on_every_backend(monkeypatch, n_jobs
         return got
 
     monkeypatch.setattr(output._LogLossOutput, "curvature_sample", spy)
+    handed = []
+    fit = output.fit_log_loss_readout
+
+    def spy_fit(*args, **kwargs):
+        handed.append(kwargs.get("curvature_rows"))
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(output, "fit_log_loss_readout", spy_fit)
     X, y = _features(n_rows=4000, width=8)
     kw = dict(hidden_layer_sizes=(24,), max_iter=8, tol=0, random_state=0)
     with warnings.catch_warnings():
@@ -168,6 +176,38 @@ def test_sampled_preconditioner_is_the_same_on_every_backend(monkeypatch, n_jobs
     assert stride >= 2 and len(got) == len(blocks)
     picked = np.concatenate([np.arange(n_train)[s] for s in got])
     np.testing.assert_array_equal(picked, np.arange(0, n_train, stride))
+    # the Newton fits of the first (serial) fit are handed that very sample
+    assert handed and all(h is got for h in handed[: len(handed) // 2])
+
+
+def test_sample_preconditioner_without_weight_falls_back_to_every_row():
+    """When the sampled rows carry no weight the curvature is formed on every row."""
+    F, y = _features()
+    Y = _indicators(y, np.unique(y))
+    sw = np.ones(y.size)
+    sw[1::3] = 0.0  # exactly the sampled rows
+    seen = []
+    original = K.weight_statistics
+
+    def spy(a, target, sample_weight=None, gram=True):
+        if gram and target.shape[1] == 0:
+            seen.append(a.shape[0])
+        return original(a, target, sample_weight, gram)
+
+    with get_backend("serial") as be:
+        blocks = [rows for _, rows in blocks_for(0, F.shape[0], 300)]
+        theta0 = initial_readout(Y, sw, be, F.shape[1])
+        full = fit_log_loss_readout(F, Y, sw, blocks, be, 0.7, theta0)
+        K.weight_statistics = spy
+        try:
+            sample = [slice(r.start + 1, r.stop, 3) for r in blocks]
+            res = fit_log_loss_readout(F, Y, sw, blocks, be, 0.7, theta0, curvature_rows=sample)
+        finally:
+            K.weight_statistics = original
+    assert res.converged
+    # the first Gram (every block), then per Newton step the empty sample and every row
+    assert seen.count(300) == 10 + 10 * res.n_iter and seen.count(100) == 10 * res.n_iter
+    np.testing.assert_allclose(res.coef, full.coef, atol=1e-6)
 
 
 def test_classifier_output_layer_is_logistic_regression_on_its_features(higgs_small):

@@ -86,7 +86,8 @@ def _search_sweep(search, it):
        factor, times ``relaxation_shrink`` after a rejection; ``U_l`` its
        previous accepted update and ``mu`` the ``momentum``, dropped after a
        rejected search or a target switch); per
-       block their features' Gram and cross sums (float64), all candidates
+       block their features' Gram and cross sums (products in the data's
+       dtype, the sums in float64), all candidates
        in one reduction; per candidate the exact output-layer refit and its
        objective (:func:`~skadmm._kernels.readout_objective`, plus the
        hidden layers' ridge).  The best is kept only if it lowers the
@@ -361,9 +362,12 @@ class Search(Rule):
         A candidate must lower the objective (and beat the candidates before
         it) by more than rounding can: sums in another order, on another
         number of processes or with rows repeated instead of weighted, must
-        make the same choice.
+        make the same choice.  The margin is relative, ``1e-9``, or ``100``
+        times the data's machine epsilon where that is larger (float32: its
+        sums are of float32 products, about ``1.2e-5``).
         """
         st, s, opts = self.state, self.search, self.options
+        margin = max(1e-9, 100.0 * float(np.finfo(st.dtype).eps))
         hidden, mu = range(st.n_layers - 1), opts.momentum
         best = (s.objective, 0.0, None, None)
         ridge_out = 0.5 * opts.alpha * float(np.sum(np.square(st.W[-1], dtype=np.float64)))
@@ -379,7 +383,7 @@ class Search(Rule):
             else:
                 Wo, co = st.W[-1], st.c[-1]
                 obj = 0.5 * float(sums[k][0]) + ridge_out + ridge
-            if obj < best[0] - 1e-9 * abs(best[0]):
+            if obj < best[0] - margin * abs(best[0]):
                 best = (obj, omega, Wo, co)
         return None if best[2] is None else best
 
