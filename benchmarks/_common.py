@@ -132,3 +132,29 @@ def savefig(fig, name):
     fig.savefig(path, dpi=110, bbox_inches="tight")
     print(f"saved {path.relative_to(RESULTS.parent.parent)}")
     return path
+
+
+def iteration_cost_fit(X, y, hidden, iters, solver="admm", **params):
+    """An ``ADMMClassifier`` fitted for exactly ``iters`` iterations: iteration cost, not
+    stopping (``tol=0``, no early stopping, no search rule); ``params`` go to the
+    estimator (backend, n_jobs, callback)."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from skadmm import ADMMClassifier
+
+    clf = ADMMClassifier(
+        hidden_layer_sizes=hidden,
+        solver=solver,
+        max_iter=iters,
+        tol=0,
+        early_stopping=False,
+        search_tol=None,
+        random_state=0,
+        **params,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    return clf

@@ -13,13 +13,15 @@ of the hidden features of each of its two candidates, so it keeps the
 ``N n^2`` term, twice.  ``solver="paper"`` is a labelled reference column.
 """
 
-import warnings
-
 import numpy as np
-from _common import maybe_rerun_without_openblas_env, parser, report, savefig, table
-from sklearn.exceptions import ConvergenceWarning
-
-from skadmm import ADMMClassifier
+from _common import (
+    iteration_cost_fit,
+    maybe_rerun_without_openblas_env,
+    parser,
+    report,
+    savefig,
+    table,
+)
 
 D = 28
 
@@ -28,19 +30,7 @@ def per_iteration(n, width, iters, solver="admm"):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((n, D))
     y = (X[:, 0] + X[:, 1] ** 2 > 1).astype(int)
-    clf = ADMMClassifier(
-        hidden_layer_sizes=(width,),
-        solver=solver,
-        max_iter=iters,
-        tol=0,
-        early_stopping=False,
-        search_tol=None,
-        random_state=0,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf.fit(X, y)
-    return clf.iteration_time_
+    return iteration_cost_fit(X, y, (width,), iters, solver).iteration_time_
 
 
 def main():

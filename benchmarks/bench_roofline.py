@@ -30,11 +30,18 @@ import time
 import warnings
 
 import numpy as np
-from _common import gemm_peak, maybe_rerun_without_openblas_env, parser, report, savefig, table
+from _common import (
+    gemm_peak,
+    iteration_cost_fit,
+    maybe_rerun_without_openblas_env,
+    parser,
+    report,
+    savefig,
+    table,
+)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
-from skadmm import ADMMClassifier
 from skadmm.backends import block_rows_for, blocks_for, get_backend
 
 HIDDEN = 300
@@ -119,20 +126,7 @@ def default_products(X, backend, repeats=2):
 
 
 def iteration_time(X, y, solver, iters):
-    clf = ADMMClassifier(
-        hidden_layer_sizes=(HIDDEN,),
-        solver=solver,
-        max_iter=iters,
-        tol=0,
-        early_stopping=False,  # iteration cost, not stopping
-        search_tol=None,
-        random_state=0,
-        backend="joblib",
-        n_jobs=-1,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf.fit(X, y)
+    clf = iteration_cost_fit(X, y, (HIDDEN,), iters, solver, backend="joblib", n_jobs=-1)
     return clf.iteration_time_
 
 

@@ -29,12 +29,17 @@ import os
 import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
-from _common import maybe_rerun_without_openblas_env, parser, report, savefig, table
-from sklearn.exceptions import ConvergenceWarning
+from _common import (
+    iteration_cost_fit,
+    maybe_rerun_without_openblas_env,
+    parser,
+    report,
+    savefig,
+    table,
+)
 
 HERE = Path(__file__).resolve().parent
 D, HIDDEN = 28, 300
@@ -48,26 +53,11 @@ def synthetic(n, seed=0):
 
 
 def fit_time(n, iters, backend, n_jobs=None, rows=None, solver="admm", callback=None):
-    from skadmm import ADMMClassifier
-
     X, y = synthetic(n)
     if rows is not None:
         X, y = X[rows], y[rows]
-    clf = ADMMClassifier(
-        hidden_layer_sizes=(HIDDEN,),
-        solver=solver,
-        max_iter=iters,
-        tol=0,
-        early_stopping=False,  # iteration cost, not stopping
-        search_tol=None,
-        random_state=0,
-        backend=backend,
-        n_jobs=n_jobs,
-        callback=callback,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf.fit(X, y)
+    params = dict(backend=backend, n_jobs=n_jobs, callback=callback)
+    clf = iteration_cost_fit(X, y, (HIDDEN,), iters, solver, **params)
     return clf.iteration_time_, clf
 
 

@@ -99,7 +99,6 @@ def weight_statistics(a, target, sample_weight=None, gram=True):
     """
     d = a.shape[1]
     cross = np.empty((d + 1, target.shape[1]))
-    dtype = np.result_type(a.dtype, target.dtype)
     if not gram:
         wt = target if sample_weight is None else _scale_rows(target, sample_weight)
         cross[:d] = a.T @ wt
@@ -112,7 +111,7 @@ def weight_statistics(a, target, sample_weight=None, gram=True):
     if sample_weight is None:
         b, s, bt = a, None, target
     else:
-        s = np.sqrt(sample_weight).astype(dtype, copy=False)
+        s = np.sqrt(sample_weight).astype(np.result_type(a.dtype, target.dtype), copy=False)
         b, bt = _scale_rows(a, s), _scale_rows(target, s)
     cross[:d] = b.T @ bt
     G = np.empty((d + 1, d + 1))

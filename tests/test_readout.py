@@ -100,6 +100,31 @@ def test_newton_readout_is_the_same_on_every_backend(n_classes):
         assert res.n_reductions == gold.n_reductions
 
 
+def _full_and_on_every_third_row(F, Y, sw, counted):
+    """The Newton fit with the preconditioner of every row and of every third row
+    (``curvature_rows``); returns both and, for the second, the row counts of the
+    ``weight_statistics`` calls that ``counted(target, sample_weight, gram)`` picks."""
+    seen = []
+    original = K.weight_statistics
+
+    def spy(a, target, sample_weight=None, gram=True):
+        if counted(target, sample_weight, gram):
+            seen.append(a.shape[0])
+        return original(a, target, sample_weight, gram)
+
+    with get_backend("serial") as be:
+        blocks = [rows for _, rows in blocks_for(0, F.shape[0], 300)]
+        theta0 = initial_readout(Y, sw, be, F.shape[1])
+        full = fit_log_loss_readout(F, Y, sw, blocks, be, 0.7, theta0)
+        K.weight_statistics = spy
+        try:
+            sample = [slice(r.start + 1, r.stop, 3) for r in blocks]
+            res = fit_log_loss_readout(F, Y, sw, blocks, be, 0.7, theta0, curvature_rows=sample)
+        finally:
+            K.weight_statistics = original
+    return full, res, seen
+
+
 @pytest.mark.parametrize("n_classes", [2, 4])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_newton_readout_on_a_sample_preconditioner_reaches_the_same_optimum(n_classes, weighted):
@@ -110,24 +135,13 @@ def test_newton_readout_on_a_sample_preconditioner_reaches_the_same_optimum(n_cl
         y = 2 * y + (F[:, 0] > np.median(F[:, 0]))
     Y = _indicators(y, np.unique(y))
     sw = np.random.default_rng(1).uniform(0.2, 3.0, y.size) if weighted else None
-    seen = []
-    original = K.weight_statistics
-
-    def spy(a, target, sample_weight=None, gram=True):
-        if gram and target.shape[1] == 0 and sample_weight is not None:
-            seen.append(a.shape[0])  # the curvature's weighted Gram matrices
-        return original(a, target, sample_weight, gram)
-
-    with get_backend("serial") as be:
-        blocks = [rows for _, rows in blocks_for(0, F.shape[0], 300)]
-        theta0 = initial_readout(Y, sw, be, F.shape[1])
-        full = fit_log_loss_readout(F, Y, sw, blocks, be, 0.7, theta0)
-        K.weight_statistics = spy
-        try:
-            sample = [slice(r.start + 1, r.stop, 3) for r in blocks]
-            half = fit_log_loss_readout(F, Y, sw, blocks, be, 0.7, theta0, curvature_rows=sample)
-        finally:
-            K.weight_statistics = original
+    full, half, seen = _full_and_on_every_third_row(
+        # the curvature's weighted Gram matrices
+        F,
+        Y,
+        sw,
+        lambda t, w, gram: gram and t.shape[1] == 0 and w is not None,
+    )
     assert full.converged and half.converged
     # one curvature per Newton step and block on its 100 sampled rows (and, weighted,
     # the Gram matrix of every block at the start)
@@ -186,24 +200,9 @@ def test_sample_preconditioner_without_weight_falls_back_to_every_row():
     Y = _indicators(y, np.unique(y))
     sw = np.ones(y.size)
     sw[1::3] = 0.0  # exactly the sampled rows
-    seen = []
-    original = K.weight_statistics
-
-    def spy(a, target, sample_weight=None, gram=True):
-        if gram and target.shape[1] == 0:
-            seen.append(a.shape[0])
-        return original(a, target, sample_weight, gram)
-
-    with get_backend("serial") as be:
-        blocks = [rows for _, rows in blocks_for(0, F.shape[0], 300)]
-        theta0 = initial_readout(Y, sw, be, F.shape[1])
-        full = fit_log_loss_readout(F, Y, sw, blocks, be, 0.7, theta0)
-        K.weight_statistics = spy
-        try:
-            sample = [slice(r.start + 1, r.stop, 3) for r in blocks]
-            res = fit_log_loss_readout(F, Y, sw, blocks, be, 0.7, theta0, curvature_rows=sample)
-        finally:
-            K.weight_statistics = original
+    full, res, seen = _full_and_on_every_third_row(
+        F, Y, sw, lambda t, w, gram: gram and t.shape[1] == 0
+    )
     assert res.converged
     # the first Gram (every block), then per Newton step the empty sample and every row
     assert seen.count(300) == 10 + 10 * res.n_iter and seen.count(100) == 10 * res.n_iter
