@@ -21,6 +21,7 @@ SCRIPTS = [
     "bench_cost_growth.py",
     "bench_time_to_accuracy.py",
     "bench_time_to_score.py",
+    "bench_fit_phases.py",
     "bench_ablation.py",
     "bench_accuracy.py",
     "bench_full_batch.py",
@@ -30,6 +31,7 @@ SCRIPTS = [
     "bench_search_rule.py",
     "bench_readout_path.py",
     "bench_readout_sample.py",
+    "bench_readout_preconditioner.py",
     "bench_communication.py",
 ]
 

@@ -98,6 +98,11 @@ _COMMON_PARAMS = """
         time this happens during the hinge-target phase it switches the
         hidden layers' targets to the squared ones instead (and the count
         restarts).  ``solver="admm"`` also has its own rule, ``search_tol``.
+        For ``ADMMClassifier`` it is also the tolerance of the output layer's
+        log-loss fit, as
+        :class:`~sklearn.linear_model.LogisticRegression`'s: the largest entry
+        of its mean loss's gradient (``tol=0``: as tightly as the data's
+        dtype allows).
 
     n_iter_no_change : int, default=10
         See ``tol``.

@@ -841,3 +841,13 @@ def log_loss_curvature(p, u):
     pu = p * u
     pu -= p * pu.sum(axis=1, keepdims=True)
     return pu
+
+
+def class_curvature(p, sample_weight=None):
+    """The softmax Hessian in the logits summed over the rows: ``sum_i s_i (diag(p_i) -
+    p_i p_i^T)``, a ``K x K`` float64 matrix (the classes' coupling that
+    :func:`skadmm._readout._coupled_preconditioner` keeps)."""
+    pw = p if sample_weight is None else p * sample_weight[:, None]
+    Q = -(pw.T @ p).astype(np.float64)
+    Q[np.diag_indices_from(Q)] += np.sum(pw, axis=0, dtype=np.float64)
+    return Q

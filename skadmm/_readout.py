@@ -19,14 +19,21 @@ matrix (the transpose reduction of :func:`~skadmm._kernels.weight_statistics`
 applied to the curvature), each objective and gradient (every Armijo trial
 included) one more.  The preconditioner is ``[F 1]^T S diag(v) [F 1] + alpha
 D`` with ``v`` the rows' curvature ``p_k (1 - p_k)`` averaged over the
-outputs: for one output the exact Hessian (so the step is Newton's, IRLS),
-for the softmax the mean of the Hessian's diagonal blocks.  It costs one
-reduction of an ``(h + 1)^2`` matrix and one Cholesky factorisation of that
-size per Newton step (measured against the K diagonal blocks themselves: 2.5
-to 10 times faster per fit on Fashion-MNIST features, more Newton steps only
-near separability).  On many rows it is formed on a sample of them
-(``curvature_rows``; the estimators keep every ``s``-th row by global index,
-at least ``SAMPLE_ROWS_PER_FEATURE`` rows per feature,
+outputs: for one output the exact Hessian (so the step is Newton's, IRLS).
+For the softmax it is ``H (x) Qn + alpha D (x) I``, with ``H`` that matrix
+and ``Qn`` the rows' class curvature ``sum s (diag p - p p^T)`` scaled to
+trace ``K``: the Hessian with the rows' weighting and the classes' coupling
+taken as independent (Kronecker-factored, as K-FAC factors a layer's
+curvature).  It costs one reduction of an ``(h + 1)^2`` and a ``K^2``
+matrix per Newton step, and one Cholesky factorisation (binary) or one
+eigen-decomposition (softmax) of size ``h + 1``.  Without the coupling
+(``H (x) I``, the mean of the diagonal blocks) nursery's output layer took
+2.5 times the conjugate-gradient iterations and krkopt's 1.35 times
+(``benchmarks/results/readout_preconditioner.md``); the K diagonal blocks
+themselves were 2.5 to 10 times slower per fit on Fashion-MNIST features.
+On many rows it is formed on a sample of them (``curvature_rows``; the
+estimators keep every ``s``-th row by global index, at least
+``SAMPLE_ROWS_PER_FEATURE`` rows per feature,
 ``skadmm._solver._output.SAMPLE_ROWS_PER_FEATURE``): a preconditioner only
 decides how many conjugate-gradient iterations a step takes, so the fit
 solves the same problem to the same tolerance.
@@ -44,6 +51,7 @@ __all__ = [
     "fit_log_loss_readout",
     "fit_readout_path",
     "fit_temperature",
+    "gradient_floor",
     "initial_readout",
     "temperature_terms",
 ]
@@ -77,6 +85,12 @@ class ReadoutResult:
     n_cg: int
     n_reductions: int
     converged: bool
+
+
+def gradient_floor(dtype):
+    """The tightest gradient tolerance of :func:`fit_log_loss_readout` in ``dtype``:
+    ``max(1e-8, 100 eps)`` (its sums hold products in that dtype)."""
+    return max(1e-8, 100.0 * float(np.finfo(dtype).eps))
 
 
 def initial_readout(Y, sample_weight, backend, n_features):
@@ -147,8 +161,9 @@ def fit_log_loss_readout(
         Newton step is still a descent direction).
     tol : float, optional
         Stop when the gradient's largest entry is at most ``tol`` times the
-        total sample weight (the mean loss's gradient); default
-        ``max(1e-8, 100 eps)`` of ``F``'s dtype.
+        total sample weight (the mean loss's gradient, the test of
+        :class:`~sklearn.linear_model.LogisticRegression`'s Newton solvers);
+        default :func:`gradient_floor` of ``F``'s dtype.
     curvature_rows : list of slice, optional
         Per block, the rows (a slice of it, e.g. every ``s``-th) whose
         curvature forms the preconditioner, scaled to the whole weight
@@ -182,17 +197,21 @@ def fit_log_loss_readout(
         )
     total = float(gram[d, d])
     if tol is None:
-        tol = max(1e-8, 100.0 * float(np.finfo(dtype).eps))
+        tol = gradient_floor(dtype)
     sample = blocks if curvature_rows is None else curvature_rows
     penalty = np.full((d + 1, 1), float(alpha))
     penalty[d] = 0.0
 
-    def curvature():
-        """The preconditioner's matrix ``[F 1]^T S diag(v) [F 1]`` with ``v`` the rows'
-        curvature ``p_k (1 - p_k)`` averaged over the outputs (one reduction, one
-        weighted Gram): for one output the exact Hessian (Newton's step, IRLS); for
-        the softmax, the mean of its diagonal blocks, which keeps what they share,
-        the weighting of the rows by how unsure the model is of them."""
+    def preconditioner():
+        """The Newton step's preconditioner (a solve), from one reduction: ``[F 1]^T S
+        diag(v) [F 1]`` with ``v`` the rows' curvature ``p_k (1 - p_k)`` averaged over
+        the outputs (one weighted Gram).  For one output that is the exact Hessian
+        (Newton's step, IRLS).  For the softmax it is the weighting of the rows by how
+        unsure the model is of them, which the Hessian's diagonal blocks share; the
+        same reduction sums the classes' curvature ``sum s (diag p - p p^T)``
+        (``K x K``), whose coupling :func:`_coupled_preconditioner` keeps."""
+
+        coupled = n_out > 1  # the softmax: its classes' coupling too
 
         def fn(bi, part=sample):
             rows = part[bi]
@@ -202,14 +221,19 @@ def fit_log_loss_readout(
             if sw is not None:
                 v *= sw[rows]
             G, _ = K.weight_statistics(F[rows], Y[rows][:, :0], v)
-            return G, np.array([weight])
+            if not coupled:
+                return G, np.array([weight])
+            return G, np.array([weight]), K.class_curvature(p, None if sw is None else sw[rows])
 
-        H, weight = reduce(fn, [(d + 1, d + 1), (1,)])
+        shapes = [(d + 1, d + 1), (1,)] + ([(n_out, n_out)] if coupled else [])
+        H, weight, *Q = reduce(fn, shapes)
         if not weight[0] > 0:  # the sample holds no weight: every row
-            H, weight = reduce(lambda bi: fn(bi, blocks), [(d + 1, d + 1), (1,)])
+            H, weight, *Q = reduce(lambda bi: fn(bi, blocks), shapes)
         if weight[0] < total:  # a sample of the rows, scaled to all of them
             H *= total / weight[0]
-        return H
+        if not coupled:
+            return _preconditioner(H, alpha, gram)
+        return _coupled_preconditioner(H, Q[0], alpha, gram)
 
     def evaluate(theta):
         """Objective and gradient at ``theta`` (one reduction); ``P`` is refreshed."""
@@ -253,7 +277,7 @@ def fit_log_loss_readout(
         # inexact Newton: a forcing term that shrinks with the gradient
         # gives superlinear convergence (Nocedal and Wright, section 7.1)
         forcing = min(0.5, np.sqrt(gmax / g0))
-        solve = _preconditioner(curvature(), alpha, gram)
+        solve = preconditioner()
         step, used = _conjugate_gradient(
             hessian_product, grad, solve, forcing, min(max_cg, (d + 1) * n_out)
         )
@@ -287,6 +311,53 @@ def fit_log_loss_readout(
         n_reductions=count["reductions"],
         converged=converged,
     )
+
+
+def _coupled_preconditioner(H, Q, alpha, gram):
+    """Solve with ``H (x) Qn + alpha D (x) I``: the softmax's class coupling kept.
+
+    ``Qn`` is the rows' class curvature ``sum_i s_i (diag p_i - p_i p_i^T)``
+    (:func:`~skadmm._kernels.class_curvature`) scaled to trace ``K``, so that
+    ``H (x) I``, the mean of the Hessian's diagonal blocks
+    (:func:`_preconditioner`), is the same approximation with the coupling
+    of the classes dropped.  In the eigenvectors ``U`` of ``Qn`` (eigenvalues
+    ``mu_j``, floored at ``1e-6`` of the largest: ``Qn`` has the exact null
+    vector ``1``, a common shift of the logits) the system is ``K``
+    independent ones, ``(mu_j H + alpha D) x_j = (R U)_j``, solved at once
+    through one eigen-decomposition of ``H``'s weight block and the Schur
+    complement of its intercept (``D`` leaves the intercept unpenalised).
+    ``1e-10`` times the features' Gram matrix is added as in
+    :func:`_preconditioner`, and the eigenvalues are floored at ``1e-12`` of
+    the largest; where that still leaves a degenerate system the uncoupled
+    preconditioner is used.
+    """
+    Q = np.array(Q, dtype=np.float64)
+    Q = 0.5 * (Q + Q.T)
+    trace = float(np.trace(Q))
+    M = np.array(H, dtype=np.float64) + 1e-10 * np.asarray(gram, dtype=np.float64)
+    if not (np.isfinite(trace) and trace > 0 and np.all(np.isfinite(M))):
+        return _preconditioner(H, alpha, gram)
+    mu, U = scipy.linalg.eigh(Q * (Q.shape[0] / trace), check_finite=False)
+    mu = np.maximum(mu, 1e-6 * mu[-1])
+    d = M.shape[0] - 1
+    A, b, c = 0.5 * (M[:d, :d] + M[:d, :d].T), M[:d, d], M[d, d]
+    lam, V = scipy.linalg.eigh(A, check_finite=False)
+    lam = np.maximum(lam, 1e-12 * max(float(lam[-1]), float(np.mean(np.diag(A))), 0.0))
+    denom = lam[:, None] * mu[None, :] + alpha  # (d, K): mu_j A + alpha I in V's basis
+    vb = V.T @ b
+    # Schur complement of the intercept, per class direction j
+    schur = mu * c - mu**2 * np.sum((vb**2)[:, None] / denom, axis=0)
+    if not (np.all(np.isfinite(schur)) and np.all(schur > 1e-12 * max(mu[-1] * c, 1e-300))):
+        return _preconditioner(H, alpha, gram)
+
+    def solve(r):
+        rot = r @ U  # (d + 1, K) in Qn's eigenvectors
+        y = (V.T @ rot[:d]) / denom  # (mu_j A + alpha I)^{-1} r_1, in V's basis
+        t = (rot[d] - mu * (vb @ y)) / schur
+        y -= (vb[:, None] * mu[None, :] * t[None, :]) / denom
+        return np.vstack([V @ y, t[None, :]]) @ U.T
+
+    return solve
 
 
 def _preconditioner(H, alpha, gram):
@@ -442,7 +513,15 @@ def fit_temperature(local_terms, backend, max_iter=50, tol=1e-10):
 
 
 def fit_readout_path(
-    fit, validation_loss, alpha, total, theta0, tol=0.0, shrink=4.0, path_tol=1e-4
+    fit,
+    validation_loss,
+    alpha,
+    total,
+    theta0,
+    tol=0.0,
+    shrink=4.0,
+    path_tol=1e-4,
+    final_tol=None,
 ):
     """The output layer's ridge chosen on held-out rows, along a decreasing path.
 
@@ -452,16 +531,23 @@ def fit_readout_path(
     the ridges ``total, total / shrink, ...`` down to ``alpha``, each
     warm-started from the one before and solved to ``path_tol``, and keeps
     the one of least ``validation_loss(result)`` (the mean log-loss on rows
-    the network was not trained on), which it then solves to the default
-    tolerance, warm-started from its path point.  A path point only has to
+    the network was not trained on).  That path point is returned as it is
+    when ``final_tol`` (the gradient tolerance the caller wants) is at least
+    ``path_tol``; otherwise it is solved on to ``final_tol`` (``None``: the
+    default of :func:`fit_log_loss_readout`), warm-started from its path
+    point.  A path point only has to
     rank its ridge: solved to a gradient of ``1e-4`` (of the mean loss's
     scale) instead of ``1e-8``, every shared classification dataset chose
     the same ridge, with the same validation log-loss to 4 digits, and the
-    many-class sets fitted 2.2 to 3.3 times faster (nursery 11.3 s -> 5.2 s,
-    krkopt 25.3 s -> 7.8 s, segmentation 3.7 s -> 1.1 s; one hidden layer of
+    many-class sets fitted 1.9 to 2.6 times faster (nursery 7.6 s -> 4.0 s,
+    krkopt 17.8 s -> 6.8 s, segmentation 2.2 s -> 1.0 s; one hidden layer of
     100 units, validation splits, ``benchmarks/results/readout_path.md``);
-    at ``1e-3`` five of the eleven stopped the path too early and chose a 4
-    to 16 times larger ridge (krkopt: 2.9 points of accuracy lost).  The
+    returning the chosen point as it is instead of solving it on to ``1e-8``
+    moved the validation accuracy by -0.0016 to +0.0008 and the log-loss by
+    at most 0.0002 (1 and 2 hidden layers), and cut those fits to 2.7 s,
+    2.3 s and 0.8 s; at ``1e-3`` five of the eleven stopped the path too
+    early and chose a 4 to 16 times larger ridge (krkopt: 3.1 points of
+    accuracy lost).  The
     path stops at the first ridge whose validation loss is not lower than
     its predecessor's by more than
     ``tol`` (the estimator's ``tol``, as scikit-learn's MLP applies it to
@@ -499,7 +585,9 @@ def fit_readout_path(
         previous = loss
         theta = _theta(res)
         ridge = max(ridge / shrink, floor)
-    return fit(best[2], _theta(best[1]), None), best[2], n_fits
+    if final_tol is not None and final_tol >= path_tol:
+        return best[1], best[2], n_fits
+    return fit(best[2], _theta(best[1]), final_tol), best[2], n_fits
 
 
 def _theta(res):

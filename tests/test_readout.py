@@ -209,15 +209,25 @@ def test_sample_preconditioner_without_weight_falls_back_to_every_row():
     np.testing.assert_allclose(res.coef, full.coef, atol=1e-6)
 
 
-def test_classifier_output_layer_is_logistic_regression_on_its_features(higgs_small):
-    """The fitted model's output layer is the log-loss optimum on its own hidden features."""
-    X, y = higgs_small
-    alpha = 0.01
+def _fit_small(X, y, alpha, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        clf = ADMMClassifier(
-            hidden_layer_sizes=(12,), alpha=alpha, max_iter=8, early_stopping=False, random_state=0
+        return ADMMClassifier(
+            hidden_layer_sizes=(12,),
+            alpha=alpha,
+            max_iter=8,
+            early_stopping=False,
+            random_state=0,
+            **kwargs,
         ).fit(X, y)
+
+
+def test_classifier_output_layer_is_logistic_regression_on_its_features(higgs_small):
+    """With ``tol=0`` the fitted model's output layer is the log-loss optimum on its own
+    hidden features, as tightly as float64 allows."""
+    X, y = higgs_small
+    alpha = 0.01
+    clf = _fit_small(X, y, alpha, tol=0.0)
     assert clf.out_activation_ == "logistic"
     F = ACTIVATIONS["relu"](X @ clf.coefs_[0] + clf.intercepts_[0])
     lr = _lr(F, y, None, alpha)
@@ -225,6 +235,23 @@ def test_classifier_output_layer_is_logistic_regression_on_its_features(higgs_sm
     np.testing.assert_allclose(clf.intercepts_[-1][0], lr.intercept_[0], atol=1e-6)
     np.testing.assert_allclose(clf.predict_proba(X), lr.predict_proba(F), atol=1e-7)
     assert 1 <= clf.readout_n_iter_ <= 20
+
+
+def test_classifier_output_layer_is_solved_to_tol(higgs_small):
+    """The output layer stops where its mean-loss gradient is at most ``tol`` (the test of
+    LogisticRegression's Newton solvers): looser than ``tol=0``, in fewer Newton steps."""
+    X, y = higgs_small
+    alpha = 0.01
+    exact = _fit_small(X, y, alpha, tol=0.0)
+    for tol in (1e-4, 1e-3):
+        clf = _fit_small(X, y, alpha, tol=tol)
+        F = ACTIVATIONS["relu"](X @ clf.coefs_[0] + clf.intercepts_[0])
+        z = F @ clf.coefs_[-1][:, 0] + clf.intercepts_[-1][0]
+        r = 1.0 / (1.0 + np.exp(-z)) - y  # the logistic loss's residual
+        grad = np.append(F.T @ r + alpha * clf.coefs_[-1][:, 0], r.sum()) / y.size
+        assert np.abs(grad).max() <= tol
+        assert clf.readout_n_iter_ < exact.readout_n_iter_
+        np.testing.assert_array_equal(clf.coefs_[0], exact.coefs_[0])  # same hidden layer
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])
@@ -427,8 +454,9 @@ def test_temperature_is_the_validation_optimum_and_only_softens():
 def test_ridge_path_keeps_the_best_and_stops_on_tol():
     """A path of ridges total, total/4, ...: the least validation loss is kept, the path
     stops at the first ridge that does not improve by more than tol, and at alpha.  The
-    path's points are solved to path_tol; the chosen ridge is then solved to the default
-    tolerance, started from its path point, and that fit is returned."""
+    path's points are solved to path_tol; the chosen ridge is then solved to final_tol
+    (None: the default tolerance), started from its path point, and that fit is returned,
+    unless final_tol is no tighter than path_tol: then the path point itself is."""
     from skadmm._readout import ReadoutResult
 
     calls = []
@@ -453,6 +481,20 @@ def test_ridge_path_keeps_the_best_and_stops_on_tol():
         (1.0, 4.0, 1e-3),
     ]
     assert calls[4:] == [(4.0, 4.0, None)] and res.converged  # the refit of the chosen one
+    # a final tolerance no tighter than the points': the chosen point as it is
+    for final_tol, refit in [(1e-3, []), (1e-2, []), (1e-5, [(4.0, 4.0, 1e-5)])]:
+        calls.clear()
+        res, ridge, n = fit_readout_path(
+            fit,
+            make_loss(lambda r: (np.log(r) - np.log(4)) ** 2),
+            1e-6,
+            64.0,
+            None,
+            path_tol=1e-3,
+            final_tol=final_tol,
+        )
+        assert ridge == 4.0 and n == 4 and calls[4:] == refit
+        assert res.objective == 4.0 and res.coef[0, 0] == 4.0
     # a gain smaller than tol stops the path
     res, ridge, n = fit_readout_path(
         fit, make_loss(lambda r: 1e-5 * r), 1e-6, 64.0, None, tol=1e-3
@@ -472,13 +514,20 @@ def test_ridge_path_keeps_the_best_and_stops_on_tol():
 
 
 def test_classifier_on_sparse_input_without_hidden_layer_is_logistic_regression():
+    """Without a hidden layer (and ``tol=0``: solved as tightly as float64 allows) the
+    classifier is LogisticRegression(C=1/alpha), on sparse input too."""
     X, _, y, _ = load_dataset("a9a")
     X, y = X[:2000], y[:2000]
     alpha = 1.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf = ADMMClassifier(
-            hidden_layer_sizes=(), alpha=alpha, early_stopping=False, max_iter=2, random_state=0
+            hidden_layer_sizes=(),
+            alpha=alpha,
+            early_stopping=False,
+            max_iter=2,
+            tol=0.0,
+            random_state=0,
         ).fit(X, y)
     lr = _lr(X, y, None, alpha)
     np.testing.assert_allclose(clf.coefs_[0][:, 0], lr.coef_[0], atol=1e-6)
@@ -549,3 +598,59 @@ def test_preconditioner_of_a_matrix_rounding_left_indefinite_is_positive_definit
     assert np.linalg.eigvalsh(0.5 * (S + S.T)).min() > 0
     r = rng.standard_normal((d + 1, 3))  # several outputs at once, as the softmax asks
     np.testing.assert_allclose(solve(r), S @ r, rtol=1e-8, atol=1e-12)
+
+
+def test_class_curvature_is_the_sum_of_the_softmax_hessians():
+    rng = np.random.default_rng(3)
+    p = rng.dirichlet(np.ones(5), 40)
+    w = rng.uniform(0.0, 2.0, 40)
+    expected = sum(wi * (np.diag(pi) - np.outer(pi, pi)) for pi, wi in zip(p, w))
+    np.testing.assert_allclose(K.class_curvature(p, w), expected, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        K.class_curvature(p), K.class_curvature(p, np.ones(40)), rtol=1e-12, atol=1e-14
+    )
+    assert K.class_curvature(p.astype(np.float32)).dtype == np.float64
+
+
+@pytest.mark.parametrize("alpha", [0.3, 1e-6])
+def test_coupled_preconditioner_solves_its_kronecker_system(alpha):
+    """The solve is that of (H + 1e-10 G) (x) Qn + alpha D (x) I, Qn the class curvature
+    scaled to trace K with its eigenvalues floored at 1e-6 of the largest."""
+    from skadmm._readout import _coupled_preconditioner
+
+    rng = np.random.default_rng(0)
+    d, n_out, n = 7, 4, 200
+    F1 = np.hstack([rng.standard_normal((n, d)), np.ones((n, 1))])
+    p = rng.dirichlet(np.ones(n_out), n)
+    v = np.mean(p * (1 - p), axis=1)
+    H, gram = F1.T @ (F1 * v[:, None]), F1.T @ F1
+    Q = K.class_curvature(p)
+    solve = _coupled_preconditioner(H, Q, alpha, gram)
+    mu, U = np.linalg.eigh(Q * n_out / np.trace(Q))
+    Qn = U @ np.diag(np.maximum(mu, 1e-6 * mu[-1])) @ U.T
+    D = np.eye(d + 1)
+    D[d, d] = 0.0
+    P = np.kron(H + 1e-10 * gram, Qn) + alpha * np.kron(D, np.eye(n_out))
+    r = rng.standard_normal((d + 1, n_out))
+    expected = np.linalg.solve(P, r.ravel()).reshape(d + 1, n_out)
+    np.testing.assert_allclose(solve(r), expected, rtol=1e-7, atol=1e-9 * np.abs(expected).max())
+
+
+def test_coupled_preconditioner_takes_fewer_conjugate_gradients(monkeypatch):
+    """Keeping the classes' coupling reaches the same optimum in fewer CG iterations
+    than the mean of the diagonal blocks (H (x) I) on classes the features confuse."""
+    import skadmm._readout as readout
+
+    F, y = _features()
+    y = 2 * y + (F[:, 0] > np.median(F[:, 0])) + 4 * (F[:, 1] > np.median(F[:, 1]))
+    Y = _indicators(y, np.unique(y))
+    coupled = _newton(F, Y, None, 1e-3)
+    monkeypatch.setattr(
+        readout,
+        "_coupled_preconditioner",
+        lambda H, Q, alpha, gram: readout._preconditioner(H, alpha, gram),
+    )
+    uncoupled = _newton(F, Y, None, 1e-3)
+    assert coupled.converged and uncoupled.converged
+    np.testing.assert_allclose(coupled.objective, uncoupled.objective, rtol=1e-9)
+    assert coupled.n_cg < uncoupled.n_cg

@@ -1,0 +1,92 @@
+"""Where a default fit's time goes: the iterations against everything outside them.
+
+Issue 17's target: time outside the iterations (set-up, the classifier's
+log-loss output layer with its ridge path and temperature) is at most 10 %
+of the fit.  For the default ``ADMMClassifier`` (every setting default, 300
+hidden units; serial), in one run, side by side:
+
+* the default, whose output layer is solved to the estimator's ``tol``
+  (``_LogLossOutput.final_tolerance``: a mean-loss gradient of ``1e-4``, as
+  :class:`~sklearn.linear_model.LogisticRegression`);
+* the previous default, which solved it on to ``1e-8`` (labelled).
+
+On the HIGGS-shaped synthetic rows of ``bench_roofline.py`` (28 features,
+binary; labelled *synthetic*; float64 and float32), with early stopping as
+``"auto"`` sets it (on: the ridge path on held-out rows) and off (the output
+layer at ``alpha``), and on the full training sets of krkopt (18 classes)
+and Fashion-MNIST (10 classes, 60,000 x 784, standardised).  The iterations'
+time is ``iteration_time_ * n_iter_`` (the clock of the loop); the rest of the
+wall time of ``fit`` is outside.
+"""
+
+import time
+import warnings
+
+import numpy as np
+from _common import maybe_rerun_without_openblas_env, parser, report, table
+from bench_roofline import synthetic
+from bench_time_to_score import data
+
+import skadmm._solver._output as output
+from skadmm import ADMMClassifier
+
+CONFIGS = {"default (output layer to tol)": False, "previous (output layer to 1e-8)": True}
+
+
+def fit(X, y, previous, **params):
+    default_final = output._LogLossOutput.final_tolerance
+    if previous:
+        output._LogLossOutput.final_tolerance = lambda self: None
+    try:
+        clf = ADMMClassifier((300,), random_state=0, **params)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t = time.perf_counter()
+            clf.fit(X, y)
+            t = time.perf_counter() - t
+    finally:
+        output._LogLossOutput.final_tolerance = default_final
+    inside = clf.iteration_time_ * clf.n_iter_
+    return t, inside, clf.n_iter_, clf.readout_n_iter_
+
+
+def problems(quick):
+    n = 20_000 if quick else 100_000
+    for dtype in (np.float64, np.float32):
+        X, y = synthetic(n, dtype)
+        name = f"synthetic {n // 1000}k {np.dtype(dtype).name}"
+        yield name + ", early stopping auto", X, y, {}
+        yield name + ", no early stopping", X, y, {"early_stopping": False}
+    for name in ("krkopt", "fashion_mnist"):
+        X, _, y, _ = data(name, quick)
+        yield name, X, y, {}
+
+
+def main():
+    args = parser(__doc__).parse_args()
+    maybe_rerun_without_openblas_env(args)
+    rows = []
+    for name, X, y, params in problems(args.quick):
+        for label, previous in CONFIGS.items():
+            t, inside, n_iter, newton = fit(X, y, previous, **params)
+            out = t - inside
+            print(name, label, round(t, 2), round(out, 2), n_iter, newton, flush=True)
+            rows.append(
+                [name, label, n_iter, newton, f"{t:.2f}", f"{inside:.2f}", f"{out:.2f}"]
+                + [f"{100 * out / t:.0f} %"]
+            )
+    headers = ["problem", "output layer", "iterations", "Newton steps", "fit s"]
+    headers += ["iterations s", "outside s", "outside share"]
+    sections = [
+        (
+            None,
+            "default ADMMClassifier((300,)), serial, every other setting default; "
+            "target: outside share <= 10 %.",
+        ),
+        ("Fit time, inside and outside the iterations", table(headers, rows)),
+    ]
+    report("fit_phases", "Where a default fit's time goes", sections)
+
+
+if __name__ == "__main__":
+    main()
