@@ -22,17 +22,14 @@ model, its Newton steps (``readout_n_iter_``) and the fit time.
 """
 
 import functools
-import time
-import warnings
 
 import numpy as np
-from _common import report, table
+from _common import report, table, timed_default_classifier
 from bench_growth import grid_arguments, validation_split
 from sklearn.metrics import log_loss
 
 import skadmm._readout as readout
 import skadmm._solver._output as output
-from skadmm import ADMMClassifier
 from skadmm.datasets import DATASETS
 
 #: label -> (path_tol, final tolerance: "tol" the default, None the 1e-8 floor)
@@ -52,12 +49,7 @@ def fit(Xa, ya, Xv, yv, depth, config):
     if final is None:
         output._LogLossOutput.final_tolerance = lambda self: None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            m = ADMMClassifier(hidden_layer_sizes=(100,) * depth, random_state=0)
-            t = time.perf_counter()
-            m.fit(Xa, ya)
-            t = time.perf_counter() - t
+        m, t = timed_default_classifier(Xa, ya, depth)
     finally:
         output.fit_readout_path = readout.fit_readout_path
         output._LogLossOutput.final_tolerance = default_final

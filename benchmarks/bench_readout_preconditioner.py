@@ -17,15 +17,13 @@ validation accuracy.
 """
 
 import time
-import warnings
 
 import numpy as np
-from _common import report, table
+from _common import report, table, timed_default_classifier
 from bench_growth import grid_arguments, validation_split
 
 import skadmm._readout as readout
 import skadmm._solver._output as output
-from skadmm import ADMMClassifier
 from skadmm.datasets import DATASETS
 
 CONFIGS = ("coupled (default)", "uncoupled (previous)")
@@ -47,12 +45,7 @@ def fit(Xa, ya, Xv, yv, depth, config):
             H, alpha, gram
         )
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            m = ADMMClassifier(hidden_layer_sizes=(100,) * depth, random_state=0)
-            t = time.perf_counter()
-            m.fit(Xa, ya)
-            t = time.perf_counter() - t
+        m, t = timed_default_classifier(Xa, ya, depth)
     finally:
         output.fit_log_loss_readout = readout.fit_log_loss_readout
         readout._coupled_preconditioner = coupled

@@ -98,11 +98,13 @@ _COMMON_PARAMS = """
         time this happens during the hinge-target phase it switches the
         hidden layers' targets to the squared ones instead (and the count
         restarts).  ``solver="admm"`` also has its own rule, ``search_tol``.
-        For ``ADMMClassifier`` it is also the tolerance of the output layer's
-        log-loss fit, as
-        :class:`~sklearn.linear_model.LogisticRegression`'s: the largest entry
-        of its mean loss's gradient (``tol=0``: as tightly as the data's
-        dtype allows).
+        With early stopping, ``ADMMClassifier`` also solves the output
+        layer's log-loss fit at the ridge its validation split chose to this
+        tolerance, as :class:`~sklearn.linear_model.LogisticRegression`
+        does (the largest entry of the mean loss's gradient; at least
+        ``max(1e-8, 100 eps)`` of the data's dtype); the ridge path's points
+        are solved to ``1e-4``, so with the default the chosen one is
+        returned as it is.
 
     n_iter_no_change : int, default=10
         See ``tol``.

@@ -25,10 +25,11 @@ and ``Qn`` the rows' class curvature ``sum s (diag p - p p^T)`` scaled to
 trace ``K``: the Hessian with the rows' weighting and the classes' coupling
 taken as independent (Kronecker-factored, as K-FAC factors a layer's
 curvature).  It costs one reduction of an ``(h + 1)^2`` and a ``K^2``
-matrix per Newton step, and one Cholesky factorisation (binary) or one
-eigen-decomposition (softmax) of size ``h + 1``.  Without the coupling
-(``H (x) I``, the mean of the diagonal blocks) nursery's output layer took
-2.5 times the conjugate-gradient iterations and krkopt's 1.35 times
+matrix per Newton step, and one Cholesky factorisation of size ``h + 1``
+(binary) or two eigen-decompositions, of sizes ``h`` and ``K`` (softmax).
+Without the coupling (``H (x) I``, the mean of the diagonal blocks)
+nursery's output layer took 2.5 to 2.6 times the conjugate-gradient
+iterations and krkopt's 1.26 to 1.36 times
 (``benchmarks/results/readout_preconditioner.md``); the K diagonal blocks
 themselves were 2.5 to 10 times slower per fit on Fashion-MNIST features.
 On many rows it is formed on a sample of them (``curvature_rows``; the
@@ -320,11 +321,15 @@ def _coupled_preconditioner(H, Q, alpha, gram):
     (:func:`~skadmm._kernels.class_curvature`) scaled to trace ``K``, so that
     ``H (x) I``, the mean of the Hessian's diagonal blocks
     (:func:`_preconditioner`), is the same approximation with the coupling
-    of the classes dropped.  In the eigenvectors ``U`` of ``Qn`` (eigenvalues
-    ``mu_j``, floored at ``1e-6`` of the largest: ``Qn`` has the exact null
-    vector ``1``, a common shift of the logits) the system is ``K``
-    independent ones, ``(mu_j H + alpha D) x_j = (R U)_j``, solved at once
-    through one eigen-decomposition of ``H``'s weight block and the Schur
+    of the classes dropped.  ``Qn`` has the exact null vector ``1``, a common
+    shift of the logits that changes no probability; ``1 1^T / K`` is added,
+    so that along it the preconditioner is the uncoupled one (without it,
+    rounding in the gradient's zero component along the shift was amplified
+    into the intercepts: weighted and repeated rows then gave logits 2e-6
+    apart).  In the eigenvectors ``U`` of that matrix (eigenvalues ``mu_j``,
+    floored at ``1e-6`` of the largest) the system is ``K`` independent
+    ones, ``(mu_j H + alpha D) x_j = (R U)_j``, solved at once through one
+    eigen-decomposition of ``H``'s weight block and the Schur
     complement of its intercept (``D`` leaves the intercept unpenalised).
     ``1e-10`` times the features' Gram matrix is added as in
     :func:`_preconditioner`, and the eigenvalues are floored at ``1e-12`` of
@@ -337,21 +342,28 @@ def _coupled_preconditioner(H, Q, alpha, gram):
     M = np.array(H, dtype=np.float64) + 1e-10 * np.asarray(gram, dtype=np.float64)
     if not (np.isfinite(trace) and trace > 0 and np.all(np.isfinite(M))):
         return _preconditioner(H, alpha, gram)
-    mu, U = scipy.linalg.eigh(Q * (Q.shape[0] / trace), check_finite=False)
+    n_out = Q.shape[0]
+    # Qn's null vector 1 (a common shift of the logits, which no probability sees)
+    # gets the eigenvalue 1, the mean of Qn's: along it the preconditioner is the
+    # uncoupled one, so rounding in the (zero) gradient along the shift is not
+    # amplified into the intercepts
+    mu, U = scipy.linalg.eigh(Q * (n_out / trace) + 1.0 / n_out, check_finite=False)
     mu = np.maximum(mu, 1e-6 * mu[-1])
     d = M.shape[0] - 1
     A, b, c = 0.5 * (M[:d, :d] + M[:d, :d].T), M[:d, d], M[d, d]
     lam, V = scipy.linalg.eigh(A, check_finite=False)
     lam = np.maximum(lam, 1e-12 * max(float(lam[-1]), float(np.mean(np.diag(A))), 0.0))
     denom = lam[:, None] * mu[None, :] + alpha  # (d, K): mu_j A + alpha I in V's basis
+    if not np.all(denom > 0):  # alpha = 0 and dead features
+        return _preconditioner(H, alpha, gram)
     vb = V.T @ b
     # Schur complement of the intercept, per class direction j
     schur = mu * c - mu**2 * np.sum((vb**2)[:, None] / denom, axis=0)
     if not (np.all(np.isfinite(schur)) and np.all(schur > 1e-12 * max(mu[-1] * c, 1e-300))):
         return _preconditioner(H, alpha, gram)
 
-    def solve(r):
-        rot = r @ U  # (d + 1, K) in Qn's eigenvectors
+    def solve(r):  # r: (h + 1, K), as every softmax gradient
+        rot = r @ U  # in Qn's eigenvectors
         y = (V.T @ rot[:d]) / denom  # (mu_j A + alpha I)^{-1} r_1, in V's basis
         t = (rot[d] - mu * (vb @ y)) / schur
         y -= (vb[:, None] * mu[None, :] * t[None, :]) / denom
@@ -539,13 +551,13 @@ def fit_readout_path(
     rank its ridge: solved to a gradient of ``1e-4`` (of the mean loss's
     scale) instead of ``1e-8``, every shared classification dataset chose
     the same ridge, with the same validation log-loss to 4 digits, and the
-    many-class sets fitted 1.9 to 2.6 times faster (nursery 7.6 s -> 4.0 s,
-    krkopt 17.8 s -> 6.8 s, segmentation 2.2 s -> 1.0 s; one hidden layer of
+    many-class sets fitted 1.9 to 2.5 times faster (nursery 8.1 s -> 4.2 s,
+    krkopt 18.2 s -> 7.2 s, segmentation 2.2 s -> 1.0 s; one hidden layer of
     100 units, validation splits, ``benchmarks/results/readout_path.md``);
     returning the chosen point as it is instead of solving it on to ``1e-8``
-    moved the validation accuracy by -0.0016 to +0.0008 and the log-loss by
+    moved the validation accuracy by -0.0016 to +0.0004 and the log-loss by
     at most 0.0002 (1 and 2 hidden layers), and cut those fits to 2.7 s,
-    2.3 s and 0.8 s; at ``1e-3`` five of the eleven stopped the path too
+    2.6 s and 0.8 s; at ``1e-3`` five of the eleven stopped the path too
     early and chose a 4 to 16 times larger ridge (krkopt: 3.1 points of
     accuracy lost).  The
     path stops at the first ridge whose validation loss is not lower than

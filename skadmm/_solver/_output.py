@@ -103,9 +103,10 @@ class _LogLossOutput:
         is ``alpha``.  At most 100 Newton steps for ``alpha`` alone, 30 per
         ridge of a path (its points are solved to a gradient of ``1e-4``,
         enough for the held-out loss to rank them), 50 conjugate-gradient
-        iterations per step.  The returned fit is solved to
-        :meth:`final_tolerance`: the chosen path point as it is when that
-        is ``1e-4`` or more (the default ``tol``), else solved on to it.
+        iterations per step.  A path returns its chosen point solved to
+        :meth:`final_tolerance`: as it is when that is ``1e-4`` or more (the
+        default ``tol``), else solved on to it; ``alpha`` alone is solved to
+        the default tolerance (:func:`~skadmm._readout.gradient_floor`).
         """
         budget = (100, 50) if held_out is None else (30, 50)
         st = self.st
@@ -151,7 +152,7 @@ class _LogLossOutput:
         if held_out is not None and not self.count_held_out(held_out, W, c):
             held_out = None  # without held-out rows there is nothing to choose on
         if held_out is None:
-            res, self.ridge = solve(self.alpha, self.theta, final), self.alpha
+            res, self.ridge = solve(self.alpha, self.theta), self.alpha
         else:
             total = float(gram[d, d])
             res, self.ridge, _ = fit_readout_path(
@@ -166,17 +167,28 @@ class _LogLossOutput:
         return model(res)
 
     def final_tolerance(self):
-        """The returned output layer's gradient tolerance: the estimator's ``tol``.
+        """The gradient tolerance of the output layer a ridge path returns: the
+        estimator's ``tol``.
 
         A mean-loss gradient whose largest entry is at most ``tol``, the test
         of :class:`~sklearn.linear_model.LogisticRegression` (whose default
         ``tol`` is also ``1e-4``), and at least
-        :func:`~skadmm._readout.gradient_floor` of the data's dtype (``tol=0``
-        solves as tightly as the dtype allows).  Solving on to ``1e-8``, the
+        :func:`~skadmm._readout.gradient_floor` of the data's dtype.  The
+        path's points are solved to ``1e-4``, so with the default ``tol`` the
+        chosen one is returned as it is.  Solving it on to ``1e-8``, the
         previous default, moved the validation accuracy of the shared
-        classification datasets by -0.0016 to +0.0008 and their log-loss by
+        classification datasets by -0.0016 to +0.0004 and their log-loss by
         at most 0.0002, at 1.2 times the fit time in geometric mean and up
-        to 2.9 times on krkopt (``benchmarks/results/readout_path.md``).
+        to 2.8 times on krkopt (``benchmarks/results/readout_path.md``).
+
+        Without held-out rows the output layer is solved at ``alpha`` to the
+        floor instead, whatever ``tol``: that model is then the optimum of
+        :class:`~sklearn.linear_model.LogisticRegression` on the hidden
+        features to rounding (tested to ``1e-6``).  Solving it to ``tol``
+        there too would cut the output layer of a binary 100k-row fit
+        without early stopping from 7.6 s to 3.5 s
+        (``benchmarks/bench_fit_phases.py``, measured once with that
+        variant); not done.
         """
         return max(float(self.tol), gradient_floor(self.st.dtype))
 
