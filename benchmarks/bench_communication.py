@@ -5,12 +5,14 @@ on the embedded HIGGS sample (the regressor on the 0/1 labels) with 1 to 4
 hidden layers of ``--width`` units (default 100), counting every reduction
 the backend performs (``Backend.reduce_accumulator``: one collective each
 under MPI) and the bytes it would move, per iteration (between two calls of
-the iteration callback), separately for the two stages of a grown fit, and
-after the iterations (the output layer's fit).  The counts per iteration do
-not depend on the number of rows or the backend, and the bytes grow with the
-layer widths only; the output layer's count follows its Newton and
-conjugate-gradient iterations, which depend on the data (and, above 64 rows
-per feature, on the sample its preconditioner is formed on).
+the iteration callback), separately for the one-hidden-layer stages of a
+grown fit (its first stage and, with a validation split, its layer-wise
+stages) and its full network's stage, and after the iterations (the output
+layer's fit).  The counts per iteration do not depend on the number of rows
+or the backend, and the bytes grow with the layer widths only; the output
+layer's count follows its Newton and conjugate-gradient iterations, which
+depend on the data (and, above 64 rows per feature, on the sample its
+preconditioner is formed on).
 """
 
 import warnings
@@ -51,15 +53,16 @@ def measure(Estimator, X, y, hidden):
         backends_base.Backend.reduce_accumulator = _reduce
     n = np.array([m[1] for m in marks])
     b = np.array([m[2] for m in marks])
-    # stage 1 of a grown fit: the iterations of the network without the inserted layers
+    # a grown fit's one-hidden-layer stages (the first, the layer-wise ones): the
+    # iterations whose residuals are those of a network with one hidden layer
     stage1 = np.array([m[3].size < len(hidden) + 1 for m in marks])
     dn, db = np.diff(n), np.diff(b)
     s1, s2 = stage1[1:], ~stage1[1:]
     out = {
         "iterations": len(marks),
-        "stage 1": int(stage1.sum()),
-        "reductions / iteration (stage 1)": np.median(dn[s1]) if s1.any() else np.nan,
-        "KiB / iteration (stage 1)": np.median(db[s1]) / 1024 if s1.any() else np.nan,
+        "one-layer stages": int(stage1.sum()),
+        "reductions / iteration (one-layer stages)": np.median(dn[s1]) if s1.any() else np.nan,
+        "KiB / iteration (one-layer stages)": np.median(db[s1]) / 1024 if s1.any() else np.nan,
         "reductions / iteration": np.median(dn[s2]) if s2.any() else np.nan,
         "KiB / iteration": np.median(db[s2]) / 1024 if s2.any() else np.nan,
         "up to the end of iteration 1": int(n[0]),

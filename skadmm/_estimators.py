@@ -51,12 +51,15 @@ _COMMON_PARAMS = """
         (``squared_targets_from_``), and runs until early stopping or its
         own end (without a validation split to stop it, it overfits).  With
         two or more hidden layers of a piecewise-linear activation (and no
-        warm start) ``"admm"`` fits in two stages: the first hidden layer
-        alone, then the full network started from that fit with the other
-        layers inserted as identities on their inputs, so that it starts by
-        computing the one-layer network's function (the stages share
-        ``max_iter``; each stage ends by the rules above).  See
-        the user guide.
+        warm start) ``"admm"`` fits in stages: the first hidden layer
+        alone; with a validation split, each further layer as the one
+        hidden layer of a network on the standardised features of the
+        layers below (kept while it beats the network below on the
+        validation rows); then the full network, started from the deepest
+        stack with any missing layers inserted as identities on their
+        inputs, so that it starts by computing that stack's function (the
+        stages share ``max_iter``; each stage ends by the rules above).
+        See the user guide.
 
         .. deprecated:: 0.2
            ``solver="plain"`` is deprecated in 0.2 and will be removed in
@@ -117,8 +120,8 @@ _COMMON_PARAMS = """
         refitted) by at most this fraction, or lowered it not at all.  The
         end of the hinge-target phase (classification with early stopping)
         switches the targets; the end of the last phase stops the fit,
-        converged.  In a grown fit (see ``solver``) it ends each of the two
-        stages.  ``None`` switches the rule off: then only ``tol``,
+        converged.  In a grown fit (see ``solver``) it ends each stage.
+        ``None`` switches the rule off: then only ``tol``,
         ``n_iter_no_change``, ``max_iter`` (and a callback) stop the fit;
         ``0`` keeps only the stall (an iteration that lowers nothing).  The
         default is one value for every problem, chosen on validation splits
@@ -230,14 +233,15 @@ _COMMON_ATTRS = """
         output layer refitted, plus ``alpha / 2`` times the hidden weights'
         squared norm); ``search_tol`` bounds its relative decrease from one
         entry to the next (the first iteration of a fit, or of a grown
-        fit's second stage, from that stage's start, which is not listed).
+        fit's later stage, from that stage's start, which is not listed).
         Empty for the other solvers.
 
     constraint_residuals_ : ndarray of shape ``(n_iter_, n_layers_ - 1)``
         RMS of ``z_l - W_l a_{l-1}`` per iteration and layer.  With
         ``solver="admm"`` (whose state is the network's own forward pass) it
         is the RMS displacement of each layer's target (NaN for the layers
-        not yet inserted during the first stage of a grown fit).
+        a stage of a grown fit does not fit: in its first stage those above
+        the first, in a layer-wise stage all but its own).
 
     activation_residuals_ : ndarray of shape ``(n_iter_, n_layers_ - 2)``
         RMS of ``a_l - h(z_l)`` per iteration and hidden layer (NaN as in
@@ -278,8 +282,8 @@ _COMMON_ATTRS = """
     relaxation_factors_ : ndarray of shape ``(n_iter_, n_layers_ - 2)``
         ``solver="admm"``: the relaxation factor applied to each hidden
         layer's weight update at each iteration (0: no candidate lowered the
-        objective; NaN for the layers not yet inserted during the first
-        stage of a grown fit, see ``solver``); shape ``(0, 0)`` for the other
+        objective; NaN for the layers a stage of a grown fit does not fit,
+        as in ``constraint_residuals_``); shape ``(0, 0)`` for the other
         solvers and without hidden layers.
 
     squared_targets_from_ : int or None

@@ -129,9 +129,88 @@ def test_deep_fit_continues_the_shallow_one(higgs_small, Estimator):
     assert deep.n_iter_ > n1
     np.testing.assert_array_equal(deep.validation_scores_[:n1], shallow.validation_scores_)
     assert max(deep.validation_scores_) >= max(shallow.validation_scores_)
-    # the per-layer curves of stage 1 have no entry for the inserted layer
-    assert np.isnan(deep.constraint_residuals_[:n1, 1]).all()
-    assert np.isfinite(deep.constraint_residuals_[n1:]).all()
+    # per-layer curves: stage 1 has no entry for the second layer, the layer-wise
+    # stage none for the first (fixed below it), the full network's stage all
+    r = deep.constraint_residuals_
+    assert np.isnan(r[:n1, 1]).all() and np.isfinite(r[:n1, [0, 2]]).all()
+    layerwise = np.isnan(r[n1:, 0])
+    n2 = n1 + int(layerwise.sum())
+    assert n2 > n1 and layerwise[: n2 - n1].all()  # one run of rows, right after stage 1
+    assert np.isfinite(r[n1:n2, 1:]).all() and np.isfinite(r[n2:]).all()
+    assert np.isnan(deep.relaxation_factors_[n1:n2, 0]).all()
+    assert np.isnan(deep.activation_residuals_[n1:n2, 0]).all()
+
+
+def _fit(X, Y, hidden, options, validation=None, stage=None, seed=0):
+    from skadmm._solver import admm_fit
+    from skadmm._solver._network import Stage, fit_network
+    from skadmm.backends import get_backend
+
+    backend = get_backend("serial", None)
+    kw = dict(
+        hidden_layer_sizes=hidden,
+        activation=ACTIVATIONS["relu"],
+        loss="squared",
+        options=options,
+        backend=backend,
+        seed=seed,
+        validation=validation,
+    )
+    with backend:
+        if stage is None:
+            return admm_fit(X, Y, **kw)
+        return fit_network(X, Y, stage=Stage(**stage), **kw)
+
+
+def test_a_layerwise_stage_is_the_one_layer_fit_on_standardised_features(higgs_small):
+    """A layer-wise stage on the fixed layers ``lower`` is the one-hidden-layer fit on
+    their features of ``X`` standardised with the weighted training statistics (``X``
+    itself is not modified); its model is the
+    whole network, the standardisation folded into its first layer (:func:`stacked`)."""
+    from skadmm._solver import SolverOptions
+    from skadmm._solver._network import stacked
+
+    X, y = higgs_small
+    Y = y.astype(float)[:, None]
+    rng = np.random.default_rng(0)
+    lower = ([rng.normal(size=(X.shape[1], 12))], [rng.normal(size=12)])
+    lower[1][0][3] = -1e3  # a unit that never fires keeps the scale 1
+    F = np.maximum(X @ lower[0][0] + lower[1][0], 0.0)
+    assert not F[:, 3].any()
+    opts = SolverOptions(variant="search", init="forward", max_iter=4, tol=0)
+    X0 = X.copy()
+    staged = _fit(X, Y, [6], opts, stage=dict(lower=lower, final=False))
+    mean, sd = F.mean(axis=0), F.std(axis=0)
+    sd[3] = 1.0
+    own = _fit((F - mean) / sd, Y, [6], opts, stage=dict(final=False))
+    want_W, want_c = stacked(lower, mean, sd, own.coefs, own.intercepts)
+    assert len(staged.coefs) == 3
+    for got, want in zip(staged.coefs + staged.intercepts, want_W + want_c):
+        np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(staged.loss_curve, own.loss_curve, rtol=1e-9)
+    # the folded network computes the stage's function on the raw rows
+    f = forward(X, staged.coefs, staged.intercepts, ACTIVATIONS["relu"])
+    g = forward((F - mean) / sd, own.coefs, own.intercepts, ACTIVATIONS["relu"])
+    np.testing.assert_allclose(f, g, rtol=1e-7, atol=1e-9)
+    np.testing.assert_array_equal(X, X0)
+
+
+def test_layerwise_stages_need_a_validation_split(higgs_small):
+    """Without held-out rows to judge them, the layers above the first start as
+    identities (the full network's stage follows stage 1 directly); with them, a
+    layer-wise stage per further layer runs between the two."""
+    X, y = higgs_small
+    kw = dict(hidden_layer_sizes=(12, 12, 12), random_state=0, max_iter=40)
+    plain = ADMMRegressor(early_stopping=False, **kw).fit(X, y.astype(float))
+    f = plain.relaxation_factors_
+    n1 = int(np.isnan(f[:, 1]).sum())
+    assert n1 > 0 and np.isnan(f[:n1, 1:]).all() and np.isfinite(f[n1:]).all()
+    held = ADMMRegressor(early_stopping=True, **kw).fit(X, y.astype(float))
+    f = held.relaxation_factors_
+    only = [tuple(np.flatnonzero(np.isfinite(row))) for row in f]
+    assert (0,) in only and (1,) in only  # stage 1, then layer 2's own stage
+    first = {k: only.index(k) for k in set(only)}
+    assert first[(0,)] < first[(1,)] < first.get((2,), np.inf)
 
 
 def test_a_callback_stop_in_stage_one_ends_the_fit(higgs_small):

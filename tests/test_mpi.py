@@ -658,3 +658,28 @@ def test_default_classifier_is_bitwise_that_of_serial(monkeypatch, split, labels
     assert dist.temperature_ == gold.temperature_ and dist.readout_alpha_ == gold.readout_alpha_
     if sample:
         assert picked == [True, True]  # the gold fit's and the distributed one's
+
+
+def test_default_deep_classifier_is_bitwise_that_of_serial(monkeypatch):
+    """The default deep classifier's layer-wise stage (early stopping: it holds out a
+    split) under MPI, on uneven ranks with an empty one: each rank computes its rows'
+    features, their standardisation comes from the exact Gram sums, and the model is the
+    serial fit's of the gathered rows to the last bit."""
+    import skadmm.backends._base as backends_base
+
+    monkeypatch.setattr(backends_base, "CHUNK_ROWS", 128)
+    rng = np.random.default_rng(1)
+    n = 2048
+    X = rng.standard_normal((n, 8))
+    y = (np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2] + 0.3 * rng.standard_normal(n) > 0).astype(int)
+    rows = _mine(n)
+    if SIZE > 1:
+        cut = [0, 0] + [n * k * k // (SIZE - 1) ** 2 + 37 * (k < SIZE - 1) for k in range(1, SIZE)]
+        rows = slice(cut[RANK], cut[RANK + 1])
+    kw = dict(hidden_layer_sizes=(16, 8), max_iter=30, tol=0, random_state=0)
+    gold = _fit(ADMMClassifier(**kw), X, y)
+    dist = _fit(ADMMClassifier(backend="mpi", **kw), X[rows], y[rows])
+    assert gold.do_early_stopping_
+    assert np.isnan(gold.relaxation_factors_[:, 0]).any()  # a layer-wise stage ran
+    _assert_same_fit(dist, gold, "admm")
+    assert dist.validation_scores_ == gold.validation_scores_

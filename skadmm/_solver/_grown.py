@@ -30,76 +30,168 @@ def _grown_fit(X, Y, *, hidden_layer_sizes, activation, options, backend, seed, 
 
     Stage 1 fits the network with the first hidden layer only (the same
     options, rows, validation and callbacks; no final output-layer fit).
-    Stage 2 fits the full network from the stage-1 model with the other
-    hidden layers inserted as identities on their inputs
-    (:func:`~skadmm._growth.insert_layers`): it starts by computing the
-    shallow network's function, and with a validation split that start,
-    scored as stage 1's best, is the first candidate of early stopping, so
-    the returned network is never worse there than the shallow one.  The
-    stages share ``max_iter``; iterations, curves and times run on across
-    them (the stage-1 rows of per-layer curves hold NaN for the inserted
-    layers).  Costs, between the stages, one forward pass of the shallow
-    network and one allgather of three short rows (only for leaky ReLU or a
-    layer narrower than the one below it: the per-unit minima and the
-    outputs' range, :func:`~skadmm._growth.insert_layers`), and stage 1's
-    iterations, the cheapest ones: one hidden layer.
+    Then, with ``layerwise`` (the default) and a validation split, one
+    layer-wise stage per further hidden layer: layer ``l`` is fitted as the
+    one hidden layer of a network on the standardised features of the fixed
+    layers below it, from a random forward start (Belilovsky et al. 2019's
+    greedy layer-wise training: each stage is the one-hidden-layer problem
+    the solver does well).  A stage's
+    validation scores and callbacks see the whole network; its first
+    candidate of early stopping is the network before it, and a stage that
+    does not beat it ends the layer-wise stages.  The last stage fits the
+    full network from the deepest stack reached, with any missing layers
+    inserted as identities on their inputs
+    (:func:`~skadmm._growth.insert_layers`): it starts by computing that
+    stack's function, which, scored as the stages' best, is again the first
+    candidate of early stopping, so with a validation split the returned
+    network is never worse there than the shallower ones.
+
+    Why not identities alone: a layer inserted as the identity below the
+    output layer is a stationary point of the objective the search
+    minimises (the output layer is its least-squares fit, so the residual
+    is orthogonal to the features the inserted layer passes on, and so is
+    every step of eq. (6)/(7) and the least-squares weight update: it
+    vanishes, up to the units at a kink).  Measured on the shared
+    datasets' validation splits (``benchmarks/results/layerwise.md``): the
+    identities alone left 2 and 3 hidden layers at the one-layer network's
+    score on every classification set.
+
+    The stages share ``max_iter``; iterations, curves and times run on across
+    them (per-layer curves hold NaN for the layers a stage does not fit).
+    Each layer-wise stage costs one forward pass of the stack and one
+    reduction of its inputs' Gram matrix (for the standardisation), plus
+    its iterations, those of one hidden layer; the identities cost one
+    allgather of three short rows (only for leaky ReLU or a layer narrower
+    than the one below it, :func:`_unit_ranges`).
     """
-    common = dict(activation=activation, backend=backend, seed=seed, **kw)
-    shallow = fit_network(
+    common = dict(activation=activation, backend=backend, **kw)
+    n_hidden = len(hidden_layer_sizes)
+    sizes = [X.shape[1], *hidden_layer_sizes, Y.shape[1]]
+    last = fit_network(
         X,
         Y,
         hidden_layer_sizes=hidden_layer_sizes[:1],
         options=options,
+        seed=seed,
         stage=Stage(final=False),
         **common,
     )
-    sizes = [X.shape[1], *hidden_layer_sizes, Y.shape[1]]
-    low, out_range = _unit_ranges(X, Y, shallow, hidden_layer_sizes, activation, backend)
-    W, c = shallow.coefs, shallow.intercepts
-    grown = insert_layers(
-        W, c, sizes, activation, low, random_weights(seed, sizes, X.dtype), X.dtype, out_range
-    )
-    # a fit stopped in stage 1 (by a callback or the user) returns the grown start
-    halted = shallow.interrupted or shallow.callback_stopped
+    curves = _Curves(n_hidden)
+    curves.add(last, 0)
+    stack = (last.coefs, last.intercepts)
+    # a layer-wise stage is kept only where held-out rows judge it better than the stack
+    # below (without them every stage lowers the training loss: puma8NH's R^2 fell by
+    # 0.17 at 3 layers); without a validation split the layers above are identities
+    judged = options.layerwise and kw.get("validation") is not None
+    for k in range(1, n_hidden if judged else 1):
+        if _halted(last) or last.n_iter >= options.max_iter:
+            break
+        lower = (stack[0][:-1], stack[1][:-1])
+        res = fit_network(
+            X,
+            Y,
+            hidden_layer_sizes=hidden_layer_sizes[k : k + 1],
+            options=options,
+            seed=seed + k,
+            stage=Stage(before=last, start=stack, final=False, lower=lower),
+            **common,
+        )
+        curves.add(res, k)
+        last = res
+        if len(res.coefs) != k + 2:  # the stack below stayed the best: stop here
+            break
+        stack = (res.coefs, res.intercepts)
+    grown = stack
+    if len(stack[0]) < n_hidden + 1:
+        low, out_range = _unit_ranges(X, stack, sizes, activation, backend)
+        fresh = random_weights(seed, sizes, X.dtype)
+        grown = insert_layers(*stack, sizes, activation, low, fresh, X.dtype, out_range)
+    # a fit stopped by a callback or the user returns the start
+    halted = _halted(last)
+    before = curves.result(last)
     deep = fit_network(
         X,
         Y,
         hidden_layer_sizes=hidden_layer_sizes,
-        options=replace(options, max_iter=shallow.n_iter) if halted else options,
+        options=replace(options, max_iter=last.n_iter) if halted else options,
+        seed=seed,
         init_coefs=grown,
-        stage=Stage(before=shallow, start=grown),
+        stage=Stage(before=before, start=grown),
         **common,
     )
     if halted:
-        deep.message, deep.converged = shallow.message, shallow.converged
-        deep.interrupted, deep.callback_stopped = shallow.interrupted, shallow.callback_stopped
+        deep.message, deep.converged = last.message, last.converged
+        deep.interrupted, deep.callback_stopped = last.interrupted, last.callback_stopped
     return deep
 
 
-def _unit_ranges(X, Y, shallow, hidden_layer_sizes, activation, backend):
-    """What :func:`~skadmm._growth.insert_layers` needs of the shallow network's rows.
+def _halted(result):
+    return result.interrupted or result.callback_stopped
 
-    Per unit, the least first-layer activation on the training rows (leaky
-    ReLU: the piece does not reach it, and the inserted layers shift each
-    unit by it); per output, the range of the network's outputs (a narrower
-    layer carries the outputs themselves): one allgather of a few rows, only
-    when one of the two is needed.  Returns ``(low, out_range)``.
+
+class _Curves:
+    """The per-layer curves of the stages before the last, in the full network's columns.
+
+    Each stage's result holds them in its own network's columns (one hidden
+    layer and the output); the last stage goes on from the full-width ones.
     """
-    W, c = shallow.coefs, shallow.intercepts
+
+    def __init__(self, n_hidden):
+        self.n_hidden, self.rows = n_hidden, 0
+        self.residuals, self.activation, self.factors = [], [], []
+
+    def add(self, result, layer):
+        new = slice(self.rows, result.n_iter)
+        r = result.residuals[new]
+        full = np.full((r.shape[0], self.n_hidden + 1), np.nan)
+        full[:, layer], full[:, -1] = r[:, 0], r[:, -1]
+        self.residuals.append(full)
+        for store, part in (
+            (self.activation, result.activation_residuals[new]),
+            (self.factors, result.relaxation_factors[new]),
+        ):
+            wide = np.full((part.shape[0], self.n_hidden), np.nan)
+            wide[:, layer] = part[:, 0]
+            store.append(wide)
+        self.rows = result.n_iter
+
+    def result(self, last):
+        """``last`` with the stages' per-layer curves in the full network's columns."""
+        return replace(
+            last,
+            residuals=np.vstack(self.residuals),
+            activation_residuals=np.vstack(self.activation),
+            relaxation_factors=np.vstack(self.factors),
+        )
+
+
+def _unit_ranges(X, stack, sizes, activation, backend):
+    """What :func:`~skadmm._growth.insert_layers` needs of the stack's rows.
+
+    Per unit, the least activation of the stack's last hidden layer on the
+    training rows (leaky ReLU: the piece does not reach it, and the inserted
+    layers shift each unit by it); per output, the range of the network's
+    outputs (a narrower layer carries the outputs themselves): one
+    allgather of a few rows, only when one of the two is needed.  Returns
+    ``(low, out_range)``.  ``sizes``: the deep network's layer sizes.
+    """
+    W, c = stack
+    hidden, kept = sizes[1:-1], len(W) - 1
     piece = identity_piece(activation)
-    width = hidden_layer_sizes[0]
+    width = W[-1].shape[0]
     low = np.zeros(width)
     image_low = min(
         p.slope * (p.lo if p.slope > 0 else p.hi) + p.offset for p in activation.pieces
     )
     shift = np.isfinite(piece[2]) and image_low < piece[2]
-    narrows = any(b < a for a, b in zip(hidden_layer_sizes, hidden_layer_sizes[1:]))
+    narrows = any(b < a for a, b in zip(hidden[kept - 1 :], hidden[kept:]))
     if not (shift or narrows):
         return low, None
-    parts = [np.full(width, np.inf), np.full(Y.shape[1], np.inf), np.full(Y.shape[1], -np.inf)]
+    n_out = W[-1].shape[1]
+    parts = [np.full(width, np.inf), np.full(n_out, np.inf), np.full(n_out, -np.inf)]
     for start in range(0, X.shape[0], BLOCK_ROWS):
         a = hidden_features(X[start : start + BLOCK_ROWS], W, c, activation)
-        f = K.linear(a, W[1], c[1])
+        f = K.linear(a, W[-1], c[-1])
         parts[0] = np.minimum(parts[0], a.min(axis=0))
         parts[1] = np.minimum(parts[1], f.min(axis=0))
         parts[2] = np.maximum(parts[2], f.max(axis=0))

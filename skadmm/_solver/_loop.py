@@ -46,12 +46,12 @@ class Progress:
     converged: bool = False
 
     def resume(self, before, start, n_layers, result):
-        """Go on from an earlier stage's result ``before`` (a grown fit's second stage).
+        """Go on from an earlier stage's result ``before`` (a grown fit's later stage).
 
-        Its iterations, curves and clock go on from the shallow network's; the
-        per-layer curves get NaN for the layers it did not have; its best
-        model (the start ``start`` computes its function) is the first
-        candidate of early stopping.
+        Its iterations, curves and clock go on from the earlier stages'; the
+        per-layer curves get NaN for the layers ``before`` has no column for;
+        its best model (the start ``start``, whose function it is) is the
+        first candidate of early stopping.
         """
         self.n_iter = before.n_iter
         self.first = before.n_iter + 1

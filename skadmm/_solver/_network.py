@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..backends import block_rows_for
+from .. import _kernels as K
+from ..backends import block_rows_for, blocks_for
 from ._checks import check_finite, sum_parts
 from ._init import initialise
 from ._loop import Loop, Progress
@@ -15,22 +16,30 @@ from ._paper import Algorithm1, BackwardSweep
 from ._search import Search
 from ._state import State, hidden_features
 
-__all__ = ["Stage", "fit_network"]
+__all__ = ["Stage", "fit_network", "stacked"]
 
 
 @dataclass(frozen=True)
 class Stage:
     """Which stage of a grown fit (:func:`~skadmm._solver._grown._grown_fit`) this is.
 
-    ``before``: the first stage's result (the second stage goes on from
-    it), ``start``: the grown start's ``(coefs, intercepts)``, ``final``:
-    whether the returned output layer's fit follows.  The default is a
-    fit of its own.
+    ``before``: the previous stage's result (this one goes on from it),
+    ``start``: the previous stage's model ``(coefs, intercepts)`` (the
+    first candidate of early stopping), ``final``: whether the returned
+    output layer's fit follows.  ``lower``: a layer-wise stage, whose inputs
+    are the features of the rows ``X`` through the fixed hidden layers
+    ``lower = (coefs, intercepts)`` below it (:func:`_features`, a new
+    array), standardised in place (exact weighted sums,
+    :func:`_standardize`); validation, callbacks and the returned
+    weights see the whole network, the lower layers and the standardisation
+    folded into the stage's first layer (:func:`stacked`).  The default is
+    a fit of its own.
     """
 
     before: ADMMResult = None
     start: tuple = None
     final: bool = True
+    lower: tuple = None
 
 
 def fit_network(
@@ -52,13 +61,24 @@ def fit_network(
     stage=Stage(),
 ):
     """:func:`~skadmm._solver.admm_fit` on one network, without growth (same parameters)."""
-    sizes = [X.shape[1], *hidden_layer_sizes, Y.shape[1]]
+    lower = stage.lower
+    n_in = X.shape[1] if lower is None else lower[0][-1].shape[1]
+    sizes = [n_in, *hidden_layer_sizes, Y.shape[1]]
     block_rows = block_rows_for(sizes, np.dtype(X.dtype).itemsize)
     # under MPI each rank then starts on a chunk of the reproducible sums
     X, Y, sample_weight = backend.align_rows(block_rows, X, Y, sample_weight)
+    if lower is not None:  # a layer-wise stage: its rows are the lower layers' features
+        X = _features(X, lower, activation, backend, block_rows)
     st = State(X, Y, sample_weight, sizes, activation, backend, block_rows)
     seed = int(backend.bcast(seed))
     st.sw_total = st.weight_total()
+    view = _view(options, Y.shape[1], st.dtype)
+    if stage.lower is not None:  # a layer-wise stage: its inputs standardised first
+        mean, scale = _standardize(st, st.input_gram())
+
+        def view(W, c, own=view):
+            return stacked(stage.lower, mean, scale, *own(W, c))
+
     initialise(st, options, seed, init_coefs)
     result = ADMMResult(coefs=st.W, intercepts=st.c)
     progress = Progress(
@@ -80,10 +100,12 @@ def fit_network(
         callback=callback,
         verbose=verbose,
         task_hook=task_hook,
-        view=_view(options, Y.shape[1], st.dtype),
+        view=view,
     )
     loop.run(progress, result)
     W, c = _returned_weights(st, progress, result, stage.final)
+    if stage.lower is not None and W is st.W:  # no iterate was kept: the stage's own
+        W, c = view(W, c)
     if stage.final and (options.readout == "log-loss" or _refits(options, st, progress)):
         if task_hook is not None:
             task_hook("readout")
@@ -97,6 +119,60 @@ def fit_network(
                 result.best_validation_score = float(validation[1](final))
     _finish(result, st, rule, progress, W, c)
     return result
+
+
+def _features(X, lower, activation, backend, block_rows):
+    """A layer-wise stage's inputs: the last hidden features of the fixed layers
+    ``lower`` on the rows ``X``, a new array, computed on the same global blocks as every
+    per-sample pass (so a product's rounding does not depend on the partition)."""
+    W, c = lower
+    F = np.empty((X.shape[0], W[-1].shape[1]), dtype=X.dtype)
+    for _, rows in blocks_for(backend.row_offset(X.shape[0]), X.shape[0], block_rows):
+        a = X[rows]
+        for w, b in zip(W, c):
+            a = activation(K.linear(a, w, b))
+        F[rows] = a
+    return F
+
+
+def _standardize(st, gram):
+    """Standardise a layer-wise stage's inputs ``st.X`` in place, per column.
+
+    The weighted means and standard deviations come from ``gram``, the
+    exact Gram matrix of ``[X 1]`` (its last row holds ``sum w x`` and
+    ``sum w``, its diagonal ``sum w x^2``), so they are the same on every
+    backend and partition.  A column with no spread (a unit that never
+    fires) keeps the scale 1.  Returns ``(mean, scale)`` in the inputs'
+    dtype.
+    """
+    d = gram.shape[0] - 1
+    total = max(float(gram[d, d]), np.finfo(float).tiny)
+    mean = gram[d, :d] / total
+    var = np.maximum(np.diag(gram)[:d] / total - mean**2, 0.0)
+    scale = np.sqrt(var)
+    scale = np.where(scale > 1e-6 * max(1.0, float(np.max(np.abs(mean), initial=0.0))), scale, 1.0)
+    mean, scale = mean.astype(st.dtype), scale.astype(st.dtype)
+
+    def apply(k, rows):
+        x = st.X[rows]
+        x -= mean
+        x /= scale
+
+    st.map(apply)
+    return mean, scale
+
+
+def stacked(lower, mean, scale, W, c):
+    """The whole network of a layer-wise stage: the fixed hidden layers ``lower``, then
+    the stage's layers ``(W, c)`` read on inputs standardised by ``mean``, ``scale``
+    (folded into its first layer: ``((a - mean) / scale) W = a (W / scale) - (mean /
+    scale) W``)."""
+    first = W[0] / scale[:, None]
+    bias = c[0] - (mean / scale) @ W[0]
+    return (
+        list(lower[0]) + [first.astype(W[0].dtype)] + list(W[1:]),
+        list(lower[1]) + [bias.astype(c[0].dtype)] + list(c[1:]),
+    )
 
 
 def _rule_for(st, options, loss, gram0, stage):

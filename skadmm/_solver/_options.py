@@ -81,7 +81,9 @@ class SolverOptions:
     returned model's validation score replaces the best iterate's).  ``growth``
     (``variant="search"`` with two or more hidden layers of a piecewise-linear
     activation and no warm start): fit the first hidden layer alone, then
-    the full network from it with the other layers inserted as identities
+    (``layerwise``, with a validation function only) each further layer on
+    the standardised features of the layers below, then the full network
+    from the deepest stack, any missing layers inserted as identities
     (:func:`~skadmm._solver._grown._grown_fit`).  The estimators'
     ``solver`` names map to ``variant``, ``init`` and ``readout_iter`` in
     :data:`SOLVERS`: ``solver="paper"`` is ``variant="paper",
@@ -116,6 +118,7 @@ class SolverOptions:
     refresh_steps: bool = True
     readout: str = "admm"
     growth: bool = True
+    layerwise: bool = True
 
     def multiplier_step(self, beta):
         return beta if self.variant == "paper" else 2.0 * beta
@@ -161,7 +164,7 @@ class ADMMResult:
         ``variant="search"``: per iteration, the objective the relaxation
         search minimises (:func:`~skadmm._solver._search._search_sweep`) after that iteration; its
         relative decrease from the previous entry is what ``slow_tol``
-        bounds (the first iteration of a fit, or of a grown fit's second
+        bounds (the first iteration of a fit, or of a grown fit's later
         stage, is measured from that stage's starting objective, not listed).
         Empty for the other variants.
     residuals : ndarray of shape (n_iter, n_layers)

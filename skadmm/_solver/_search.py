@@ -126,8 +126,10 @@ class Search(Rule):
         # once a layer below has moved, the next layer's step is solved again on its
         # new inputs, for the same targets (kept from the targets' pass)
         self.restep = options.refresh_steps and L > 2
-        # a grown fit's second stage: the first stage's factors, NaN for new layers
-        self.search = SearchState(factors=[list(row) + [np.nan] * (L - 2) for row in history])
+        # a grown fit's later stage: the earlier stages' factors, NaN for missing layers
+        self.search = SearchState(
+            factors=[list(row) + [np.nan] * (L - 1 - len(row)) for row in history]
+        )
 
     def warming_up(self, it):
         return False  # the search has no multiplier to delay
