@@ -1,4 +1,4 @@
-"""Function-preserving growth of deep networks (skadmm._growth; the default solver's stage 2)."""
+"""Growth of deep networks: identities (skadmm._growth), layer-wise stages, the stages' fit."""
 
 import numpy as np
 import pytest
@@ -240,3 +240,49 @@ def test_growth_is_the_default_of_the_default_solver_only(higgs_small):
     tanh = ADMMClassifier(hidden_layer_sizes=(8, 8), activation="tanh", max_iter=3)
     tanh.set_params(early_stopping=False).fit(X, y)
     assert tanh.n_iter_ == 3 and np.isfinite(tanh.constraint_residuals_).all()
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "hard_tanh"])
+@pytest.mark.parametrize("widths", [(10, 8, 12), (10, 8, 4)])
+def test_identities_on_a_stack_of_two_layers_keep_its_function(higgs_small, activation, widths):
+    """When the layer-wise stages stop below the full depth, the missing layers are
+    inserted as identities on a stack of several layers (wider or narrower than the
+    last one, with leaky ReLU's per-unit shift): the grown network computes the stack's
+    function on the training rows."""
+    from skadmm._solver._grown import _unit_ranges
+    from skadmm._solver._init import random_weights
+    from skadmm.backends import get_backend
+
+    X, _ = higgs_small
+    rng = np.random.default_rng(1)
+    h = ACTIVATIONS[activation]
+    sizes = [X.shape[1], *widths, 2]
+    stack = (
+        [rng.normal(size=(X.shape[1], widths[0])) / 5, rng.normal(size=widths[:2]) / 3],
+        [rng.normal(size=widths[0]) / 5, rng.normal(size=widths[1]) / 3],
+    )
+    stack[0].append(rng.normal(size=(widths[1], 2)))
+    stack[1].append(rng.normal(size=2))
+    backend = get_backend("serial", None)
+    with backend:
+        low, out_range = _unit_ranges(X, stack, sizes, h, backend)
+    assert low.shape == (widths[1],)
+    assert out_range is not None or widths[2] >= widths[1]  # a narrower layer needs it
+    grown = insert_layers(
+        *stack, sizes, h, low, random_weights(0, sizes, X.dtype), X.dtype, out_range
+    )
+    assert [w.shape for w in grown[0]] == list(zip(sizes[:-1], sizes[1:]))
+    np.testing.assert_allclose(forward(X, *grown, h), forward(X, *stack, h), rtol=1e-9, atol=1e-9)
+
+
+def test_a_callback_stop_in_a_layerwise_stage_returns_the_full_network(higgs_small):
+    X, y = higgs_small
+    kw = dict(hidden_layer_sizes=(12, 8, 6), early_stopping=True, random_state=0, max_iter=40)
+    free = ADMMClassifier(**kw).fit(X, y)
+    n1 = int(np.isnan(free.relaxation_factors_[:, 1]).sum())  # stage 1's iterations
+    assert np.isnan(free.relaxation_factors_[n1 + 1, 0])  # iteration n1 + 2: layer-wise
+    stop = ADMMClassifier(callback=lambda it, info: it == n1 + 2, **kw).fit(X, y)
+    assert stop.n_iter_ == n1 + 2 and "callback" in stop.stop_reason_
+    assert [w.shape[1] for w in stop.coefs_] == [12, 8, 6, 1]
+    np.testing.assert_array_equal(stop.validation_scores_, free.validation_scores_[: n1 + 2])
+    assert np.all(np.isfinite(stop.predict_proba(X)))

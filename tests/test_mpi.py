@@ -59,6 +59,23 @@ def _same_on_every_rank(value):
     return all(np.array_equal(v, values[0]) for v in values)
 
 
+def _interactions(seed, n=2048):
+    """``n`` Gaussian rows of 8 features, labels from an interaction plus noise."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 8))
+    y = (np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2] + 0.3 * rng.standard_normal(n) > 0).astype(int)
+    return X, y
+
+
+def _ranks_rows(n, uneven):
+    """This rank's rows of ``n``: even, or (``uneven``, on 2+ ranks) rank 0 empty and the
+    others uneven, a boundary 37 rows into a block."""
+    if not uneven or SIZE == 1:
+        return _mine(n)
+    cut = [0, 0] + [n * k * k // (SIZE - 1) ** 2 + 37 * (k < SIZE - 1) for k in range(1, SIZE)]
+    return slice(cut[RANK], cut[RANK + 1])
+
+
 # early_stopping=False: these gold fits train on every row (the classifier's "auto"
 # would hold out a split here: it calibrates the probabilities); the split is a function
 # of the global row index, and test_default_classifier_is_bitwise_that_of_serial checks
@@ -580,15 +597,9 @@ def test_mpi_fits_are_bitwise_those_of_serial(monkeypatch, solver, hidden, split
     import skadmm.backends._base as backends_base
 
     monkeypatch.setattr(backends_base, "CHUNK_ROWS", 128)
-    rng = np.random.default_rng(0)
-    n = 2048
-    X = rng.standard_normal((n, 8))
-    y = (np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2] + 0.3 * rng.standard_normal(n) > 0).astype(int)
-    rows = _mine(n)
-    if split != "even" and SIZE > 1:
-        # rank 0 empty, the others uneven, a boundary 37 rows into a block
-        cut = [0, 0] + [n * k * k // (SIZE - 1) ** 2 + 37 * (k < SIZE - 1) for k in range(1, SIZE)]
-        rows = slice(cut[RANK], cut[RANK + 1])
+    X, y = _interactions(0)
+    n = len(y)
+    rows = _ranks_rows(n, uneven=split != "even")
     kw = dict(hidden_layer_sizes=hidden, solver=solver, max_iter=30, tol=0)
     kw.update(early_stopping=False, random_state=0)
     gold = _fit(ADMMClassifier(**kw), X, y)
@@ -633,17 +644,12 @@ def test_default_classifier_is_bitwise_that_of_serial(monkeypatch, split, labels
             return got
 
         monkeypatch.setattr(output._LogLossOutput, "curvature_sample", spy)
-    rng = np.random.default_rng(0)
-    n = 2048
-    X = rng.standard_normal((n, 8))
-    y = (np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2] + 0.3 * rng.standard_normal(n) > 0).astype(int)
+    X, y = _interactions(0)
+    n = len(y)
     if labels != "binary":
         seed = check_random_state(0).randint(np.iinfo(np.int32).max)
         y[np.flatnonzero(validation_mask(seed, 0, n, 0.1))[-1]] = 2
-    rows = _mine(n)
-    if split != "even" and SIZE > 1:
-        cut = [0, 0] + [n * k * k // (SIZE - 1) ** 2 + 37 * (k < SIZE - 1) for k in range(1, SIZE)]
-        rows = slice(cut[RANK], cut[RANK + 1])
+    rows = _ranks_rows(n, uneven=split != "even")
     kw = dict(hidden_layer_sizes=(24,), max_iter=15, tol=0, random_state=0)
     gold = _fit(ADMMClassifier(**kw), X, y)
     dist = _fit(ADMMClassifier(backend="mpi", **kw), X[rows], y[rows])
@@ -668,14 +674,8 @@ def test_default_deep_classifier_is_bitwise_that_of_serial(monkeypatch):
     import skadmm.backends._base as backends_base
 
     monkeypatch.setattr(backends_base, "CHUNK_ROWS", 128)
-    rng = np.random.default_rng(1)
-    n = 2048
-    X = rng.standard_normal((n, 8))
-    y = (np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2] + 0.3 * rng.standard_normal(n) > 0).astype(int)
-    rows = _mine(n)
-    if SIZE > 1:
-        cut = [0, 0] + [n * k * k // (SIZE - 1) ** 2 + 37 * (k < SIZE - 1) for k in range(1, SIZE)]
-        rows = slice(cut[RANK], cut[RANK + 1])
+    X, y = _interactions(1)
+    rows = _ranks_rows(len(y), uneven=True)
     kw = dict(hidden_layer_sizes=(16, 8), max_iter=30, tol=0, random_state=0)
     gold = _fit(ADMMClassifier(**kw), X, y)
     dist = _fit(ADMMClassifier(backend="mpi", **kw), X[rows], y[rows])

@@ -12,7 +12,8 @@ those below it):
     :func:`admm_fit`: grow the network (``_grown``) or fit it (``_network``).
 ``_grown``
     :func:`~skadmm._solver._grown._grown_fit`: a deep network grown from one
-    hidden layer, in two stages.
+    hidden layer, in stages (the first layer, layer-wise stages, the full
+    network).
 ``_network``
     One fit: the state, the update rule, the loop, the output layer.
 ``_loop``

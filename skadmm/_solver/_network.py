@@ -29,7 +29,7 @@ class Stage:
     output layer's fit follows.  ``lower``: a layer-wise stage, whose inputs
     are the features of the rows ``X`` through the fixed hidden layers
     ``lower = (coefs, intercepts)`` below it (:func:`_features`, a new
-    array), standardised in place (exact weighted sums,
+    array), standardised in place (the reproducible weighted Gram sums,
     :func:`_standardize`); validation, callbacks and the returned
     weights see the whole network, the lower layers and the standardisation
     folded into the stage's first layer (:func:`stacked`).  The default is
@@ -62,6 +62,8 @@ def fit_network(
 ):
     """:func:`~skadmm._solver.admm_fit` on one network, without growth (same parameters)."""
     lower = stage.lower
+    if lower is not None and stage.final:
+        raise ValueError("a layer-wise stage has no output-layer fit of its own (final=False)")
     n_in = X.shape[1] if lower is None else lower[0][-1].shape[1]
     sizes = [n_in, *hidden_layer_sizes, Y.shape[1]]
     block_rows = block_rows_for(sizes, np.dtype(X.dtype).itemsize)
@@ -139,11 +141,13 @@ def _standardize(st, gram):
     """Standardise a layer-wise stage's inputs ``st.X`` in place, per column.
 
     The weighted means and standard deviations come from ``gram``, the
-    exact Gram matrix of ``[X 1]`` (its last row holds ``sum w x`` and
-    ``sum w``, its diagonal ``sum w x^2``), so they are the same on every
-    backend and partition.  A column with no spread (a unit that never
-    fires) keeps the scale 1.  Returns ``(mean, scale)`` in the inputs'
-    dtype.
+    Gram matrix of ``[X 1]`` as the reductions sum it (its last row holds
+    ``sum w x`` and ``sum w``, its diagonal ``sum w x^2``), so they are the
+    same on every backend and partition (in float32 the one-pass variance
+    is as precise as the data's dtype: the scale only conditions the
+    stage, the folding into the weights is exact algebra).  A column with
+    no spread (a unit that never fires) keeps the scale 1.  Returns
+    ``(mean, scale)`` in the inputs' dtype.
     """
     d = gram.shape[0] - 1
     total = max(float(gram[d, d]), np.finfo(float).tiny)
