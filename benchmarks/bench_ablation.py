@@ -12,8 +12,9 @@ a relaxation factor chosen per layer among ``{0, omega, 8 omega}`` (omega
 shrunk 8-fold after a rejection) by the exact objective with the output
 layer refitted, plus 0.8 times the layer's previous update (heavy ball);
 the hidden targets come from the hinge output update until the search
-slows (3 iterations lowering the objective by <= 2 %, ``search_tol``, or
-the validation score stalling), then from the squared one until it slows again (only
+slows (3 iterations lowering the objective by <= 2 %, ``search_tol``, of
+the phase's decrease so far with a validation split, or the validation
+score stalling), then from the squared one until it slows again (only
 with early stopping: without it the fit is the first phase);
 ``early_stopping="auto"``, on for every full-size dataset here and off in
 ``--quick`` mode (4000 rows); see

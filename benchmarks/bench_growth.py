@@ -37,14 +37,16 @@ from skadmm._solver import SolverOptions
 from skadmm.datasets import DATASETS, load_dataset
 
 
-def validation_split(name, rows):
+def validation_split(name, rows, seed=0):
+    """The first ``rows`` training rows of ``name``, split 75/25 (stratified for
+    classification) with ``seed``, scaled on the 75 %; the regression target too."""
     X, _, y, _ = load_dataset(name)  # the training rows only
     if hasattr(X, "toarray"):
         X = X.toarray()
     X, y = X[:rows], y[:rows]
     reg = DATASETS[name][1] == "regression"
     Xa, Xv, ya, yv = train_test_split(
-        X, y, test_size=0.25, random_state=0, stratify=None if reg else y
+        X, y, test_size=0.25, random_state=seed, stratify=None if reg else y
     )
     sc = StandardScaler().fit(Xa)
     Xa, Xv = sc.transform(Xa), sc.transform(Xv)
@@ -71,9 +73,12 @@ def fit(model, Xa, ya, Xv, yv, options=None):
     return model.score(Xv, yv), t, model.n_iter_
 
 
-def grid_arguments(doc, depths):
-    """The command line of the validation-split benchmarks: (rows cap, depths, datasets)."""
+def grid_arguments(doc, depths, seeds=False):
+    """The command line of the validation-split benchmarks: (rows cap, depths, datasets),
+    and with ``seeds`` the split seeds (``--seeds``, default 0,1,2; ``--quick``: 0) last."""
     p = parser(doc.splitlines()[0])
+    if seeds:
+        p.add_argument("--seeds", default=None, help="comma-separated split seeds (0,1,2)")
     p.add_argument("--rows", type=int, default=10000, help="training rows per dataset (cap)")
     p.add_argument("--depths", default=depths, help="comma-separated hidden-layer counts")
     p.add_argument("--datasets", default=None, help="comma-separated (default: all)")
@@ -81,7 +86,10 @@ def grid_arguments(doc, depths):
     maybe_rerun_without_openblas_env(args)
     rows_cap = 3000 if args.quick else args.rows
     names = args.datasets.split(",") if args.datasets else list(DATASETS)
-    return rows_cap, [int(d) for d in args.depths.split(",")], names
+    out = rows_cap, [int(d) for d in args.depths.split(",")], names
+    if seeds:
+        out += ([int(s) for s in (args.seeds or ("0" if args.quick else "0,1,2")).split(",")],)
+    return out
 
 
 #: the deep-network starts measured beside the default: label -> options factory

@@ -838,6 +838,113 @@ def test_tol_and_n_iter_no_change_stop_where_mlp_would(higgs_small, Est, early):
     assert model.converged_ and "tol=0.001 for 3 consecutive" in model.stop_reason_
 
 
+def _rule_end_iteration(curve, start, reference, slow_tol=0.02, loss="squared"):
+    """The iteration (1-based) at which the search's rule ends the fit on a given curve of
+    its objective (``start``: before the first iteration), or None: ``Search.end`` alone."""
+    from types import SimpleNamespace
+
+    from skadmm._solver import SolverOptions
+    from skadmm._solver._search import Search
+
+    state = SimpleNamespace(n_layers=2, sizes=[3, 4, 1])
+    options = SolverOptions(variant="search", slow_tol=slow_tol, slow_reference=reference)
+    rule = Search(state, options, loss, gram0=None)
+    rule.search.omega = [options.relaxation_start]  # set by the first iteration's begin
+    before = start
+    for k, value in enumerate(curve, start=1):
+        rule.search.objective = value
+        if rule.end(before, 1.0, SimpleNamespace(number=k)):
+            return k
+        before = value
+    return None
+
+
+def test_search_rule_reads_decreases_relative_to_the_objective_or_to_the_progress():
+    """slow_reference: "objective" divides an iteration's decrease by the objective before
+    it, "progress" by what the phase has lowered it so far; a stall is 0 for both.  On a
+    search that converges linearly (rate 0.9) to a large floor (900), every decrease is
+    at most 1 % of the objective, so "objective" ends the fit after 3 iterations; the
+    progress-relative one ends it where the decreases are at most 2 % of the progress,
+    three in a row, and not before; a target switch (hinge) starts the count again."""
+    from skadmm._solver import SolverOptions
+    from skadmm._solver._search import _relative_decrease
+
+    assert _relative_decrease(1000.0, 990.0, 1000.0, "objective") == pytest.approx(0.01)
+    assert _relative_decrease(950.0, 940.0, 1000.0, "objective") == pytest.approx(10 / 950)
+    assert _relative_decrease(950.0, 940.0, 1000.0, "progress") == pytest.approx(10 / 60)
+    for reference in ("objective", "progress"):
+        assert _relative_decrease(950.0, 950.0, 1000.0, reference) == 0.0
+        assert _relative_decrease(1000.0, 1000.0, 1000.0, reference) == 0.0  # no progress
+    with pytest.raises(ValueError, match="slow_reference"):
+        SolverOptions(slow_reference="floor")
+    curve = 900.0 + 100.0 * 0.9 ** np.arange(1, 200)
+    before = np.concatenate([[1000.0], curve[:-1]])
+    assert np.max((before - curve) / before) <= 0.01 + 1e-12
+    assert _rule_end_iteration(curve, 1000.0, "objective") == 3
+    ratio = [
+        (([1000.0, *curve][k - 1] - curve[k - 1]) / (1000.0 - curve[k - 1]))
+        for k in range(1, len(curve) + 1)
+    ]
+    expected = next(k for k in range(3, len(curve)) if max(ratio[k - 3 : k]) <= 0.02)
+    assert expected > 10  # far from the objective-relative end
+    assert _rule_end_iteration(curve, 1000.0, "progress") == expected
+    # the floor does not matter to the progress-relative rule, only the shape of the curve
+    assert _rule_end_iteration(curve - 890.0, 110.0, "progress") == expected
+    assert _rule_end_iteration(curve - 890.0, 110.0, "objective") > 3
+
+    # the hinge loss: the first phase's end switches the targets, and the second phase's
+    # progress is counted from the switch (measured from the start, it would end sooner)
+    def first_end(values, start):
+        drops = np.diff(np.concatenate([[start], values]))
+        progress = start - values
+        slow = -drops <= 0.02 * progress
+        return next(k for k in range(3, len(values) + 1) if slow[k - 3 : k].all())
+
+    k1 = first_end(curve, 1000.0)
+    k2 = first_end(curve[k1:], curve[k1 - 1])
+    assert k1 == expected and k2 > 3
+    assert _rule_end_iteration(curve, 1000.0, "progress", loss="hinge") == k1 + k2
+    # a stall ends a phase either way: three in a row
+    stalled = [900.0, 800.0, 800.0, 800.0, 800.0]
+    for reference in ("objective", "progress"):
+        assert _rule_end_iteration(stalled, 1000.0, reference) == 5
+
+
+def test_the_search_rule_is_relative_to_progress_with_a_validation_split(higgs_small):
+    """The estimators set slow_reference="progress" when they hold out a validation split
+    (the held-out rows judge overfitting; the rule only detects convergence) and
+    "objective" without one (the rule is then the fit's only brake); the stop message
+    says which."""
+    import skadmm._base as base
+    from skadmm._solver import SolverOptions
+
+    X, y = higgs_small
+    seen = []
+
+    def spy(**kwargs):
+        seen.append(kwargs["slow_reference"])
+        return SolverOptions(**kwargs)
+
+    base.SolverOptions, original = spy, base.SolverOptions
+    try:
+        for early in (True, False):
+            for Est, target in ((ADMMClassifier, y), (ADMMRegressor, X[:, 0] * X[:, 1])):
+                model = Est(
+                    hidden_layer_sizes=(12,),
+                    early_stopping=early,
+                    tol=0,
+                    n_iter_no_change=10**6,
+                    max_iter=300,
+                    random_state=0,
+                ).fit(X, target)
+                assert model.converged_ and model.n_iter_ < 300
+                of = "of its decrease so far" if early else "(relative)"
+                assert f"at most 0.02 {of} for 3 consecutive" in model.stop_reason_
+    finally:
+        base.SolverOptions = original
+    assert seen == ["progress", "progress", "objective", "objective"]
+
+
 @pytest.mark.parametrize("hidden", [(24,), (12, 12)], ids=["one layer", "grown"])
 def test_search_tol_stops_where_documented(higgs_small, hidden):
     """search_tol, switched on with the user's own rule out of the way (tol=0): the fit

@@ -55,11 +55,15 @@ class SolverOptions:
     next and multiplied by ``relaxation_shrink`` after a rejection) and the
     stopping rule of the ``"search"`` variant: a *phase* of the search ends
     after ``relaxation_patience`` iterations in a row that lower the
-    objective by no more than ``slow_tol`` (relative; a rejection lowers it
-    by 0; the estimators' ``search_tol``, one value for every problem:
+    objective by no more than ``slow_tol`` (a rejection lowers it by 0; the
+    estimators' ``search_tol``, one value for every problem:
     ``benchmarks/results/search_rule.md``; ``None``: the search never ends a
-    phase itself).  ``search_targets``: ``"loss"`` (the hidden layers' targets start
-    from the output update of the fit's loss; one phase), ``"squared"``
+    phase itself), relative to what ``slow_reference`` names (see
+    :func:`~skadmm._solver._search._relative_decrease`): ``"objective"``
+    (the objective before the iteration) or ``"progress"`` (the phase's
+    decrease so far, the estimators' choice with a validation split).
+    ``search_targets``: ``"loss"`` (the hidden layers' targets start from
+    the output update of the fit's loss; one phase), ``"squared"``
     (from the squared loss the search minimises; one phase) or
     ``"then-squared"`` (the first until its phase ends or the stopping
     rule's patience runs out, then the second; see :func:`~skadmm._solver._search._switch_targets`;
@@ -91,8 +95,10 @@ class SolverOptions:
     ``variant="multipliers", init="forward", readout_iter=50``; their default
     ``solver="admm"`` is ``variant="search", init="forward",
     readout_iter=50`` (the search always starts from a forward pass), with
-    ``search_targets="then-squared"`` under early stopping and ``"loss"``
-    without (the second phase needs a validation split to stop it).
+    ``search_targets="then-squared"`` and ``slow_reference="progress"``
+    under early stopping, ``"loss"`` and ``"objective"``
+    without (the second phase needs a validation split to stop it; without
+    one, the search's own rule is the fit's only brake on overfitting).
     """
 
     gamma: float = 10.0
@@ -114,6 +120,7 @@ class SolverOptions:
     search_targets: str = "then-squared"
     momentum: float = 0.8
     slow_tol: float = 0.02
+    slow_reference: str = "objective"
     step_damping: float = 1.0
     refresh_steps: bool = True
     readout: str = "admm"
@@ -128,6 +135,8 @@ class SolverOptions:
             raise ValueError(f"unknown variant {self.variant!r}")
         if self.readout not in ("admm", "log-loss"):
             raise ValueError(f"unknown readout {self.readout!r}")
+        if self.slow_reference not in ("objective", "progress"):
+            raise ValueError(f"unknown slow_reference {self.slow_reference!r}")
 
     @property
     def multiplier_in_weights(self):
@@ -163,7 +172,8 @@ class ADMMResult:
     search_objective_curve : list of float
         ``variant="search"``: per iteration, the objective the relaxation
         search minimises (:func:`~skadmm._solver._search._search_sweep`) after that iteration; its
-        relative decrease from the previous entry is what ``slow_tol``
+        decrease from the previous entry, relative to that entry or to the
+        phase's decrease so far (``slow_reference``), is what ``slow_tol``
         bounds (the first iteration of a fit, or of a grown fit's later
         stage, is measured from that stage's starting objective, not listed).
         Empty for the other variants.

@@ -52,6 +52,8 @@ class SearchState:
     sq_targets: float = None
     #: iterations in a row that lowered the objective by at most ``slow_tol``
     slow: int = 0
+    #: the searched objective before the current phase's first iteration
+    phase_start: float = None
     #: the hidden targets come from the squared output update (second phase)
     squared: bool = False
     #: the first iteration of the second phase
@@ -104,7 +106,9 @@ def _search_sweep(search, it):
     first iteration (``||Y||^2`` and the first output-layer fit), of small
     matrices whatever the number of rows.  Returns True when the search's last phase is spent:
     ``relaxation_patience`` consecutive iterations lowered the objective by
-    no more than ``slow_tol`` (relative), or none of them lowered it at all.
+    no more than ``slow_tol`` (relative to the objective, or to the phase's
+    decrease so far: ``slow_reference``, :func:`_relative_decrease`), or
+    none of them lowered it at all.
 
     ``search`` is the :class:`Search` rule (the state, the options and the
     :class:`SearchState`), ``it`` the :class:`~skadmm._solver._state.Iteration`.
@@ -137,9 +141,10 @@ class Search(Rule):
     def step(self, iteration):
         opts, stop = self.options, None
         if _search_sweep(self, iteration):
+            of = "of its decrease so far" if opts.slow_reference == "progress" else "(relative)"
             stop = (
                 f"the relaxation search lowered its objective by at most "
-                f"{opts.slow_tol:g} (relative) for "
+                f"{opts.slow_tol:g} {of} for "
                 f"{opts.relaxation_patience} consecutive iterations"
             )
         # new targets, a new phase: it gets the full patience
@@ -429,14 +434,39 @@ class Search(Rule):
         s.curve.append(s.objective)
         if opts.slow_tol is None:  # the search's own rule is off
             return False
-        # slow: the objective fell by no more than slow_tol (relative); a stall is slow.
-        # relaxation_patience slow iterations in a row end a phase of the search.
-        decrease = (start - s.objective) / max(abs(start), np.finfo(float).tiny)
+        if s.phase_start is None:  # the phase's first iteration
+            s.phase_start = start
+        decrease = _relative_decrease(start, s.objective, s.phase_start, opts.slow_reference)
+        # slow: a decrease of at most slow_tol (a stall is slow); relaxation_patience
+        # slow iterations in a row end a phase of the search
         s.slow = s.slow + 1 if decrease <= opts.slow_tol else 0
         if s.slow >= opts.relaxation_patience:
             # the phase is spent: the first one switches the targets, the last one ends
             return not _switch_targets(s, it.number, self.loss, opts)
         return False
+
+
+def _relative_decrease(start, objective, phase_start, reference):
+    """An iteration's decrease of the searched objective, as the rule ``slow_tol`` reads it.
+
+    ``start`` and ``objective``: the objective before and after the iteration;
+    ``phase_start``: before the phase's first iteration.  ``reference``:
+
+    * ``"objective"``: ``(start - objective) / |start|``, relative to the
+      objective itself;
+    * ``"progress"``: ``(start - objective) / (phase_start - objective)``,
+      relative to what the phase has lowered it so far, this iteration
+      included.  Unlike the first, it does not depend on the objective's
+      floor (the residual no network of this size removes, large on noisy
+      or many-class problems, where a steady 1 to 2 % per iteration is
+      still most of the progress); on a linearly converging search it
+      tends to 0 as the search converges.
+
+    A stall (no decrease) is 0 either way.
+    """
+    drop = start - objective
+    ref = abs(start) if reference == "objective" else phase_start - objective
+    return drop / max(ref, np.finfo(float).tiny)
 
 
 def _switch_targets(search, it, loss, options):
@@ -452,6 +482,7 @@ def _switch_targets(search, it, loss, options):
     search.squared = True
     search.squared_from = it + 1
     search.slow = 0
+    search.phase_start = search.objective
     if search.previous is not None:  # a new direction field: no momentum
         search.previous = [None] * len(search.previous)
     search.omega = [options.relaxation_start] * len(search.omega)
