@@ -12,8 +12,8 @@ hidden units; serial), in one run, side by side:
   is);
 * the previous default, which solved it on to ``1e-8`` (labelled).
 
-Without early stopping there is no path: both solve the output layer at
-``alpha`` to ``1e-8``, so those rows differ by noise only.
+Without early stopping there is no path: the default solves the output
+layer at ``alpha`` to ``tol`` as well, the previous default to ``1e-8``.
 
 On the HIGGS-shaped synthetic rows of ``bench_roofline.py`` (28 features,
 binary; labelled *synthetic*; float64 and float32), with early stopping as
@@ -35,7 +35,7 @@ from bench_time_to_score import data
 import skadmm._solver._output as output
 from skadmm import ADMMClassifier
 
-CONFIGS = {"default (chosen ridge to tol)": False, "previous (chosen ridge to 1e-8)": True}
+CONFIGS = {"default (output layer to tol)": False, "previous (output layer to 1e-8)": True}
 
 
 def fit(X, y, previous, **params):

@@ -102,13 +102,15 @@ _COMMON_PARAMS = """
         time this happens during the hinge-target phase it switches the
         hidden layers' targets to the squared ones instead (and the count
         restarts).  ``solver="admm"`` also has its own rule, ``search_tol``.
-        With early stopping, ``ADMMClassifier`` also solves the output
-        layer's log-loss fit at the ridge its validation split chose to this
-        tolerance, as :class:`~sklearn.linear_model.LogisticRegression`
+        ``ADMMClassifier`` also solves its output layer's log-loss fit to
+        this tolerance, as :class:`~sklearn.linear_model.LogisticRegression`
         does (the largest entry of the mean loss's gradient; at least
-        ``max(1e-8, 100 eps)`` of the data's dtype); the ridge path's points
-        are solved to ``1e-4``, so with the default the chosen one is
-        returned as it is.
+        ``max(1e-8, 100 eps)`` of the data's dtype, at most ``1e-4``): at
+        ``alpha`` without early stopping (``tol=0``: LogisticRegression's
+        optimum on the hidden features to rounding), at the ridge its
+        validation split chose with it (the ridge path's points are solved
+        to ``1e-4``, so with the default the chosen one is returned as it
+        is).
 
     n_iter_no_change : int, default=10
         See ``tol``.
@@ -358,11 +360,12 @@ class ADMMClassifier(ClassifierMixin, BaseADMM):
     with ``C = 1 / rho`` on those features, solved by Newton-CG (one
     reduction of an ``(h + 1) x K`` matrix per Hessian-vector product, so it
     runs unchanged on every backend), once, after the iterations.  Without
-    early stopping ``rho = alpha`` and the fit runs to its optimum (at most
-    100 Newton steps).  With early stopping the validation rows choose
-    ``rho`` (``readout_alpha_``) along a decreasing path from
-    ``sum(sample_weight)`` to ``alpha`` (at most 30 Newton steps per ridge)
-    and then a temperature (``temperature_``) that divides the logits.
+    early stopping ``rho = alpha``, solved to ``tol`` (``1e-4`` at the
+    loosest; ``tol=0``: to its optimum; at most 100 Newton steps).  With
+    early stopping the validation rows choose ``rho`` (``readout_alpha_``)
+    along a decreasing path from ``sum(sample_weight)`` to ``alpha`` (at
+    most 30 Newton steps per ridge) and then a temperature
+    (``temperature_``) that divides the logits.
     ``decision_function`` returns the logits and ``predict_proba`` the
     probabilities they model (``out_activation_``).  See the user guide.
 

@@ -48,6 +48,7 @@ import scipy.linalg
 from . import _kernels as K
 
 __all__ = [
+    "PATH_TOL",
     "ReadoutResult",
     "fit_log_loss_readout",
     "fit_readout_path",
@@ -56,6 +57,11 @@ __all__ = [
     "initial_readout",
     "temperature_terms",
 ]
+
+
+#: Gradient tolerance of the ridge path's points (:func:`fit_readout_path`), and the
+#: loosest the estimators solve a returned output layer to, whatever their ``tol``.
+PATH_TOL = 1e-4
 
 
 @dataclass
@@ -532,7 +538,7 @@ def fit_readout_path(
     theta0,
     tol=0.0,
     shrink=4.0,
-    path_tol=1e-4,
+    path_tol=PATH_TOL,
     final_tol=None,
 ):
     """The output layer's ridge chosen on held-out rows, along a decreasing path.

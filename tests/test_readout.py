@@ -210,13 +210,19 @@ def test_sample_preconditioner_without_weight_falls_back_to_every_row():
 
 
 def test_classifier_output_layer_is_logistic_regression_on_its_features(higgs_small):
-    """The fitted model's output layer is the log-loss optimum on its own hidden features."""
+    """With tol=0 the fitted model's output layer is the log-loss optimum on its own
+    hidden features."""
     X, y = higgs_small
     alpha = 0.01
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf = ADMMClassifier(
-            hidden_layer_sizes=(12,), alpha=alpha, max_iter=8, early_stopping=False, random_state=0
+            hidden_layer_sizes=(12,),
+            alpha=alpha,
+            max_iter=8,
+            tol=0,
+            early_stopping=False,
+            random_state=0,
         ).fit(X, y)
     assert clf.out_activation_ == "logistic"
     F = ACTIVATIONS["relu"](X @ clf.coefs_[0] + clf.intercepts_[0])
@@ -227,11 +233,57 @@ def test_classifier_output_layer_is_logistic_regression_on_its_features(higgs_sm
     assert 1 <= clf.readout_n_iter_ <= 20
 
 
+def _mean_gradient(F, Y, coef, intercept, alpha):
+    """The gradient of the mean log-loss plus ``alpha / (2 n) ||coef||^2`` (numpy)."""
+    Z = F @ coef + intercept
+    if Y.shape[1] == 1:
+        P = 1.0 / (1.0 + np.exp(-Z))
+    else:
+        P = np.exp(Z - Z.max(axis=1, keepdims=True))
+        P /= P.sum(axis=1, keepdims=True)
+    R = P - Y
+    grad = np.vstack([F.T @ R + alpha * coef, R.sum(axis=0)])
+    return grad / F.shape[0]
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_output_layer_without_a_split_is_solved_to_tol(higgs_small, n_classes):
+    """Without held-out rows the output layer is solved at alpha to the estimator's tol,
+    the test of LogisticRegression's Newton solvers (the largest entry of the mean
+    loss's gradient), in fewer Newton steps than to the floor (tol=0); a tol above 1e-4
+    (the ridge path's points' tolerance) still gets an output layer solved to 1e-4."""
+    X, y = higgs_small
+    if n_classes == 3:
+        y = y + (X[:, 0] > np.median(X[:, 0]))
+    fits = {}
+    for tol in (1e-1, 1e-4, 0.0):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf = ADMMClassifier(
+                hidden_layer_sizes=(12,), max_iter=4, tol=tol, early_stopping=False, random_state=0
+            ).fit(X, y)
+        assert clf.readout_alpha_ == clf.alpha
+        F = ACTIVATIONS["relu"](X @ clf.coefs_[0] + clf.intercepts_[0])
+        Y = _indicators(y, clf.classes_)
+        grad = _mean_gradient(F, Y, clf.coefs_[-1], clf.intercepts_[-1], clf.alpha)
+        assert np.abs(grad).max() <= min(max(tol, 1e-8), 1e-4)
+        fits[tol] = clf
+    # the hidden layers are the same (tol stops nothing in 4 iterations): only the
+    # output layer's tolerance differs
+    for tol in (1e-1, 1e-4):
+        np.testing.assert_array_equal(fits[tol].coefs_[0], fits[0.0].coefs_[0])
+    # tol=1e-1 is solved as 1e-4: the same steps; to the floor takes more
+    steps = [fits[t].readout_n_iter_ for t in (1e-1, 1e-4, 0.0)]
+    assert steps[0] == steps[1] < steps[2]
+    np.testing.assert_array_equal(fits[1e-1].coefs_[-1], fits[1e-4].coefs_[-1])
+
+
 @pytest.mark.parametrize("tol", [1e-4, 1e-3, 1e-6])
 def test_ridge_path_returns_its_chosen_point_solved_to_tol(higgs_small, monkeypatch, tol):
     """With held-out rows the path's points are solved to 1e-4; the returned output layer
     is the chosen point as it is when tol >= 1e-4, else that point solved on to tol.
-    Without held-out rows the output layer is solved to the floor (1e-8) whatever tol."""
+    Without held-out rows the output layer is solved at alpha to tol (1e-4 at the
+    loosest) from the start."""
     X, y = higgs_small
     calls = []
     original = output.fit_log_loss_readout
@@ -266,7 +318,7 @@ def test_ridge_path_returns_its_chosen_point_solved_to_tol(higgs_small, monkeypa
         ADMMClassifier(
             hidden_layer_sizes=(12,), max_iter=4, tol=tol, early_stopping=False, random_state=0
         ).fit(X, y)
-    assert [c[1] for c in calls] == [None]
+    assert [c[1] for c in calls] == [min(tol, 1e-4)]
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])
@@ -535,7 +587,12 @@ def test_classifier_on_sparse_input_without_hidden_layer_is_logistic_regression(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf = ADMMClassifier(
-            hidden_layer_sizes=(), alpha=alpha, early_stopping=False, max_iter=2, random_state=0
+            hidden_layer_sizes=(),
+            alpha=alpha,
+            tol=0,  # the output layer to the floor: LogisticRegression's optimum
+            early_stopping=False,
+            max_iter=2,
+            random_state=0,
         ).fit(X, y)
     lr = _lr(X, y, None, alpha)
     np.testing.assert_allclose(clf.coefs_[0][:, 0], lr.coef_[0], atol=1e-6)

@@ -4,6 +4,7 @@ import numpy as np
 
 from .. import _kernels as K
 from .._readout import (
+    PATH_TOL,
     fit_log_loss_readout,
     fit_readout_path,
     fit_temperature,
@@ -103,10 +104,12 @@ class _LogLossOutput:
         is ``alpha``.  At most 100 Newton steps for ``alpha`` alone, 30 per
         ridge of a path (its points are solved to a gradient of ``1e-4``,
         enough for the held-out loss to rank them), 50 conjugate-gradient
-        iterations per step.  A path returns its chosen point solved to
-        :meth:`final_tolerance`: as it is when that is ``1e-4`` or more (the
-        default ``tol``), else solved on to it; ``alpha`` alone is solved to
-        the default tolerance (:func:`~skadmm._readout.gradient_floor`).
+        iterations per step.  The returned output layer is solved to
+        :meth:`final_tolerance` (the estimator's ``tol``), or to ``1e-4``
+        (:data:`~skadmm._readout.PATH_TOL`) where that is looser: a path
+        returns its chosen point as it is when the tolerance is ``1e-4`` or
+        more (the default ``tol``), else solved on to it; ``alpha`` alone is
+        solved to it from the start.
         """
         budget = (100, 50) if held_out is None else (30, 50)
         st = self.st
@@ -152,7 +155,7 @@ class _LogLossOutput:
         if held_out is not None and not self.count_held_out(held_out, W, c):
             held_out = None  # without held-out rows there is nothing to choose on
         if held_out is None:
-            res, self.ridge = solve(self.alpha, self.theta), self.alpha
+            res, self.ridge = solve(self.alpha, self.theta, min(final, PATH_TOL)), self.alpha
         else:
             total = float(gram[d, d])
             res, self.ridge, _ = fit_readout_path(
@@ -167,28 +170,31 @@ class _LogLossOutput:
         return model(res)
 
     def final_tolerance(self):
-        """The gradient tolerance of the output layer a ridge path returns: the
-        estimator's ``tol``.
+        """The gradient tolerance of the returned output layer: the estimator's ``tol``.
 
         A mean-loss gradient whose largest entry is at most ``tol``, the test
         of :class:`~sklearn.linear_model.LogisticRegression` (whose default
         ``tol`` is also ``1e-4``), and at least
-        :func:`~skadmm._readout.gradient_floor` of the data's dtype.  The
-        path's points are solved to ``1e-4``, so with the default ``tol`` the
-        chosen one is returned as it is.  Solving it on to ``1e-8``, the
-        previous default, moved the validation accuracy of the shared
-        classification datasets by -0.0016 to +0.0004 and their log-loss by
-        at most 0.0002, at 1.2 times the fit time in geometric mean and up
-        to 2.8 times on krkopt (``benchmarks/results/readout_path.md``).
+        :func:`~skadmm._readout.gradient_floor` of the data's dtype, with or
+        without held-out rows.
 
-        Without held-out rows the output layer is solved at ``alpha`` to the
-        floor instead, whatever ``tol``: that model is then the optimum of
-        :class:`~sklearn.linear_model.LogisticRegression` on the hidden
-        features to rounding (tested to ``1e-6``).  Solving it to ``tol``
-        there too would cut the output layer of a binary 100k-row fit
-        without early stopping from 7.6 s to 3.5 s
-        (``benchmarks/bench_fit_phases.py``, measured once with that
-        variant); not done.
+        With held-out rows the path's points are solved to ``1e-4``, so with
+        the default ``tol`` the chosen one is returned as it is.  Solving it
+        on to ``1e-8``, the previous default, moved the validation accuracy
+        of the shared classification datasets by -0.0016 to +0.0004 and
+        their log-loss by at most 0.0002, at 1.2 times the fit time in
+        geometric mean and up to 2.8 times on krkopt
+        (``benchmarks/results/readout_path.md``).
+
+        Without held-out rows the output layer is solved at ``alpha`` to
+        ``tol`` too, and to ``1e-4`` at the loosest, as a path's points
+        (a ``tol`` raised to stop the iterations early must not return an
+        output layer barely moved from the class prior); it used to be
+        solved to the floor whatever ``tol``.  ``tol=0`` gives the optimum
+        of :class:`~sklearn.linear_model.LogisticRegression` on the hidden
+        features to rounding (tested to ``1e-6``); the default stops as
+        LogisticRegression's own default does, in fewer Newton steps
+        (``benchmarks/results/fit_phases.md``).
         """
         return max(float(self.tol), gradient_floor(self.st.dtype))
 
