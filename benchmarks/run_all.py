@@ -29,6 +29,7 @@ SCRIPTS = [
     "bench_activations.py",
     "bench_growth.py",
     "bench_search_rule.py",
+    "bench_row_subsets.py",
     "bench_readout_path.py",
     "bench_readout_sample.py",
     "bench_readout_preconditioner.py",
