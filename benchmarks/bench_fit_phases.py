@@ -34,6 +34,7 @@ from bench_time_to_score import data
 
 import skadmm._solver._output as output
 from skadmm import ADMMClassifier
+from skadmm._readout import gradient_floor
 
 CONFIGS = {"default (output layer to tol)": False, "previous (output layer to 1e-8)": True}
 
@@ -41,7 +42,8 @@ CONFIGS = {"default (output layer to tol)": False, "previous (output layer to 1e
 def fit(X, y, previous, **params):
     default_final = output._LogLossOutput.final_tolerance
     if previous:
-        output._LogLossOutput.final_tolerance = lambda self: None
+        # the floor, max(1e-8, 100 eps) of the data's dtype: the previous tolerance
+        output._LogLossOutput.final_tolerance = lambda self: gradient_floor(self.st.dtype)
     try:
         clf = ADMMClassifier((300,), random_state=0, **params)
         with warnings.catch_warnings():
