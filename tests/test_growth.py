@@ -286,3 +286,64 @@ def test_a_callback_stop_in_a_layerwise_stage_returns_the_full_network(higgs_sma
     assert [w.shape[1] for w in stop.coefs_] == [12, 8, 6, 1]
     np.testing.assert_array_equal(stop.validation_scores_, free.validation_scores_[: n1 + 2])
     assert np.all(np.isfinite(stop.predict_proba(X)))
+
+
+def test_without_the_full_stage_from_identities_the_grown_start_is_returned(
+    higgs_small, monkeypatch
+):
+    """SolverOptions(full_from_identities=False): when the held-out rows reject the first
+    layer-wise stage, the full network's stage runs no iteration; the model is stage 1's
+    network with the second layer an identity on its features, its output layer fitted,
+    and the stop reason is the layer-wise stage's (no ConvergenceWarning).  Where the
+    first layer-wise stage is kept, the option changes nothing."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    import skadmm._base as base
+    import skadmm._solver._grown as grown
+    from skadmm._solver import SolverOptions
+
+    X, y = higgs_small
+    stages = []
+    original = grown.fit_network
+
+    def spy(*args, **kwargs):
+        res = original(*args, **kwargs)
+        stages.append((kwargs["stage"], res))
+        return res
+
+    monkeypatch.setattr(grown, "fit_network", spy)
+    relu = ACTIVATIONS["relu"]
+    seen = {"rejected": 0, "kept": 0}
+    for seed in range(4):
+        kw = dict(hidden_layer_sizes=(12, 12), random_state=seed)
+        stages.clear()
+        default = ADMMClassifier(**kw).fit(X, y)
+        (s1, r1), (s2, r2), (s3, r3) = stages
+        rejected = len(r2.coefs) != 3  # the layer-wise stage returned stage 1's network
+        monkeypatch.setattr(
+            base,
+            "SolverOptions",
+            lambda **o: SolverOptions(**{**o, "full_from_identities": False}),
+        )
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", ConvergenceWarning)
+                clf = ADMMClassifier(**kw).fit(X, y)
+        finally:
+            monkeypatch.setattr(base, "SolverOptions", SolverOptions)
+        if not rejected:
+            seen["kept"] += 1
+            np.testing.assert_array_equal(clf.coefs_[1], default.coefs_[1])
+            assert clf.n_iter_ == default.n_iter_
+            continue
+        seen["rejected"] += 1
+        assert clf.n_iter_ == r2.n_iter < default.n_iter_
+        assert clf.stop_reason_ == r2.message
+        # no row of the per-layer curves has both hidden layers: no full-network iteration
+        assert not np.isfinite(clf.relaxation_factors_).all(axis=1).any()
+        a1 = relu(X @ clf.coefs_[0] + clf.intercepts_[0])
+        np.testing.assert_allclose(relu(a1 @ clf.coefs_[1] + clf.intercepts_[1]), a1, atol=1e-12)
+        np.testing.assert_array_equal(clf.coefs_[0], r1.coefs[0])
+    assert seen["rejected"] > 0

@@ -44,7 +44,10 @@ def _grown_fit(X, Y, *, hidden_layer_sizes, activation, options, backend, seed, 
     (:func:`~skadmm._growth.insert_layers`): it starts by computing that
     stack's function, which, scored as the stages' best, is again the first
     candidate of early stopping, so with a validation split the returned
-    network is never worse there than the shallower ones.
+    network is never worse there than the shallower ones.  With
+    ``full_from_identities=False`` that stage runs no iteration when the
+    first layer-wise stage was rejected (every layer above the first an
+    identity): the grown start is returned, its output layer fitted.
 
     Why not identities alone: a layer inserted as the identity below the
     output layer is a stationary point of the objective the search
@@ -84,6 +87,7 @@ def _grown_fit(X, Y, *, hidden_layer_sizes, activation, options, backend, seed, 
     # below (without them every stage lowers the training loss: puma8NH's R^2 fell by
     # 0.18 at 3 layers); without a validation split the layers above are identities
     judged = options.layerwise and kw.get("validation") is not None
+    identities = False  # the first layer-wise stage was rejected
     for k in range(1, n_hidden if judged else 1):
         if _halted(last) or last.n_iter >= options.max_iter:
             break
@@ -100,6 +104,7 @@ def _grown_fit(X, Y, *, hidden_layer_sizes, activation, options, backend, seed, 
         curves.add(res, k)
         last = res
         if len(res.coefs) != k + 2:  # the stack below stayed the best: stop here
+            identities = k == 1
             break
         stack = (res.coefs, res.intercepts)
     grown = stack
@@ -107,8 +112,9 @@ def _grown_fit(X, Y, *, hidden_layer_sizes, activation, options, backend, seed, 
         low, out_range = _unit_ranges(X, stack, sizes, activation, backend)
         fresh = random_weights(seed, sizes, X.dtype)
         grown = insert_layers(*stack, sizes, activation, low, fresh, X.dtype, out_range)
-    # a fit stopped by a callback or the user returns the start
-    halted = _halted(last)
+    # a fit stopped by a callback or the user returns the start, and so does
+    # one whose layers above the first are all identities when the option skips it
+    halted = _halted(last) or (identities and not options.full_from_identities)
     before = curves.result(last)
     deep = fit_network(
         X,

@@ -88,7 +88,12 @@ class SolverOptions:
     (``layerwise``, with a validation function only) each further layer on
     the standardised features of the layers below, then the full network
     from the deepest stack, any missing layers inserted as identities
-    (:func:`~skadmm._solver._grown._grown_fit`).  The estimators'
+    (:func:`~skadmm._solver._grown._grown_fit`); ``full_from_identities``:
+    whether that last stage runs when the held-out rows rejected the first
+    layer-wise stage, so that every layer above the first starts as an
+    identity (``False``: the grown start is returned as it is, with its
+    output layer fitted; measured in ``benchmarks/bench_full_stage.py``).
+    The estimators'
     ``solver`` names map to ``variant``, ``init`` and ``readout_iter`` in
     :data:`SOLVERS`: ``solver="paper"`` is ``variant="paper",
     init="gaussian", readout_iter=0``; ``solver="plain"`` is
@@ -126,6 +131,7 @@ class SolverOptions:
     readout: str = "admm"
     growth: bool = True
     layerwise: bool = True
+    full_from_identities: bool = True
 
     def multiplier_step(self, beta):
         return beta if self.variant == "paper" else 2.0 * beta
