@@ -4,15 +4,16 @@ A deep default fit (``skadmm._solver._grown``) ends with the full network,
 started from the deepest stack that the held-out rows accepted, missing
 layers inserted as identities.  When they reject the first layer-wise stage,
 every layer above the first starts as an identity: a stationary point of the
-search up to the units at a ReLU kink, from which the full stage spends at
-least ``n_iter_no_change + 1`` iterations, its dearest, before its patience
-ends.  This benchmark measures the default against
-``SolverOptions(full_from_identities=False)``, which returns that grown start
-(its output layer fitted) instead, on validation splits of the training rows
-(``bench_growth.validation_split``: 75/25, stratified, at most 10,000 rows,
-split seeds ``--seeds``), 100 units per layer, 2 and 3 hidden layers, every
-classification dataset (the regressors below 10,000 rows hold out no split,
-so no layer-wise stage runs).  A cell where the iterations are the same is
+search up to the units at a ReLU kink, from which the full stage typically
+spends ``n_iter_no_change + 1`` iterations, its dearest, before its patience
+ends (or fewer, when the search's own rule ends it first).  This benchmark
+measures the default against ``SolverOptions(full_from_identities=False)``,
+which returns that grown start (its output layer fitted) instead, on
+validation splits of the training rows (``bench_growth.validation_split``:
+75/25, stratified, at most 10,000 rows, split seeds ``--seeds``), 100 units
+per layer, 2 and 3 hidden layers, every classification dataset (the
+regressors below 10,000 rows hold out no split, so no layer-wise stage
+runs).  A cell where the iterations are the same is
 one where the first layer-wise stage was kept: the two fits are the same.
 Times are fit seconds, side by side in one run.
 """

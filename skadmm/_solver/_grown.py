@@ -87,7 +87,7 @@ def _grown_fit(X, Y, *, hidden_layer_sizes, activation, options, backend, seed, 
     # below (without them every stage lowers the training loss: puma8NH's R^2 fell by
     # 0.18 at 3 layers); without a validation split the layers above are identities
     judged = options.layerwise and kw.get("validation") is not None
-    identities = False  # the first layer-wise stage was rejected
+    identities = False  # the first layer-wise stage did not beat its start
     for k in range(1, n_hidden if judged else 1):
         if _halted(last) or last.n_iter >= options.max_iter:
             break
