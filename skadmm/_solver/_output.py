@@ -155,7 +155,7 @@ class _LogLossOutput:
         if held_out is not None and not self.count_held_out(held_out, W, c):
             held_out = None  # without held-out rows there is nothing to choose on
         if held_out is None:
-            res, self.ridge = solve(self.alpha, self.theta, min(final, PATH_TOL)), self.alpha
+            res, self.ridge = solve(self.alpha, self.theta, final), self.alpha
         else:
             total = float(gram[d, d])
             res, self.ridge, _ = fit_readout_path(
@@ -174,9 +174,10 @@ class _LogLossOutput:
 
         A mean-loss gradient whose largest entry is at most ``tol``, the test
         of :class:`~sklearn.linear_model.LogisticRegression` (whose default
-        ``tol`` is also ``1e-4``), and at least
-        :func:`~skadmm._readout.gradient_floor` of the data's dtype, with or
-        without held-out rows.
+        ``tol`` is also ``1e-4``), at least
+        :func:`~skadmm._readout.gradient_floor` of the data's dtype and at
+        most :data:`~skadmm._readout.PATH_TOL` (``1e-4``), with or without
+        held-out rows.
 
         With held-out rows the path's points are solved to ``1e-4``, so with
         the default ``tol`` the chosen one is returned as it is.  Solving it
@@ -196,7 +197,7 @@ class _LogLossOutput:
         LogisticRegression's own default does, in fewer Newton steps
         (``benchmarks/results/fit_phases.md``).
         """
-        return max(float(self.tol), gradient_floor(self.st.dtype))
+        return min(max(float(self.tol), gradient_floor(self.st.dtype)), PATH_TOL)
 
     def curvature_sample(self, width):
         """Per block, the rows that form the Newton preconditioner (None: all of them).
