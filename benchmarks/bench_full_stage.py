@@ -1,21 +1,29 @@
-"""The full-network stage of a deep fit when every layer above the first is an identity.
+"""The full-network stage of a deep fit: always, unless from identities, or only without a split.
 
-A deep default fit (``skadmm._solver._grown``) ends with the full network,
-started from the deepest stack that the held-out rows accepted, missing
-layers inserted as identities.  When they reject the first layer-wise stage,
-every layer above the first starts as an identity: a stationary point of the
-search up to the units at a ReLU kink, from which the full stage typically
-spends ``n_iter_no_change + 1`` iterations, its dearest, before its patience
-ends (or fewer, when the search's own rule ends it first).  This benchmark
-measures the default against ``SolverOptions(full_from_identities=False)``,
-which returns that grown start (its output layer fitted) instead, on
-validation splits of the training rows (``bench_growth.validation_split``:
+A deep default fit (``skadmm._solver._grown``) grows the network: the first
+hidden layer alone, then (with a validation split) each further layer on the
+fixed layers below, kept only where the held-out rows judge it better, then
+the full network, started from the deepest stack kept, missing layers
+inserted as identities.  That last stage costs the most per iteration (its
+search carries each layer's candidates through every layer above) and
+typically runs ``n_iter_no_change + 1`` or more iterations.  When the
+held-out rows reject the first layer-wise stage, every layer above the first
+starts as an identity: a stationary point of the search up to the units at a
+ReLU kink.  This benchmark measures ``SolverOptions.full_stage``'s values
+side by side:
+
+- ``"always"``: the full stage runs after the layer-wise stages;
+- ``"unless-identities"``: not when the first layer-wise stage was rejected;
+- ``"without-split"``: only where no layer-wise stage could be judged (no
+  validation split), so a fit with a split returns the layer-wise stack.
+
+Run on validation splits of the training rows (``bench_growth.validation_split``:
 75/25, stratified, at most 10,000 rows, split seeds ``--seeds``), 100 units
 per layer, 2 and 3 hidden layers, every classification dataset (the
 regressors below 10,000 rows hold out no split, so no layer-wise stage
-runs).  A cell where the iterations are the same is
-one where the first layer-wise stage was kept: the two fits are the same.
-Times are fit seconds, side by side in one run.
+runs and the three are the same fit).  Scores are validation accuracy;
+times are fit seconds, side by side in one run; changes are against
+``"always"``.
 """
 
 import numpy as np
@@ -24,65 +32,84 @@ from bench_growth import fit, grid_arguments, validation_split
 
 from skadmm import ADMMClassifier
 from skadmm._solver import SolverOptions
+from skadmm._solver._options import FULL_STAGES
 from skadmm.datasets import DATASETS
 
 
-def skip(**kwargs):
-    return SolverOptions(**{**kwargs, "full_from_identities": False})
+def options(value):
+    return lambda **kwargs: SolverOptions(**{**kwargs, "full_stage": value})
+
+
+def summary_row(label, d, t, base_t, skipped):
+    total = t.sum() / base_t.sum()
+    ratios = t[skipped] / base_t[skipped]
+    geo = float(np.exp(np.mean(np.log(ratios)))) if skipped.any() else float("nan")
+    return [
+        label,
+        len(d),
+        int(skipped.sum()),
+        f"{d.mean():+.4f}",
+        f"{d.min():+.4f}",
+        f"{d.max():+.4f}",
+        f"{int((d > 0.005).sum())} / {int((d < -0.005).sum())}",
+        f"{total:.2f}",
+        f"{geo:.2f}",
+    ]
 
 
 def main():
     rows_cap, depths, names, seeds = grid_arguments(__doc__, "2,3", seeds=True)
     names = [n for n in names if DATASETS[n][1] != "regression"]
-    rows, diffs, times, skipped = [], [], [], []
+    rows, cells = [], []  # cells: (depth, scores, seconds, iterations) per variant
     for name in names:
         for seed in seeds:
             Xa, Xv, ya, yv, _ = validation_split(name, rows_cap, seed)
             for depth in depths:
                 hidden = (100,) * depth
-                base = fit(ADMMClassifier(hidden, random_state=0), Xa, ya, Xv, yv)
-                other = fit(ADMMClassifier(hidden, random_state=0), Xa, ya, Xv, yv, skip)
-                applied = other[2] != base[2]
-                diffs.append(other[0] - base[0])
-                times.append((base[1], other[1]))
-                if applied:
-                    skipped.append(other[1] / base[1])
-                row = [name, seed, depth, f"{base[0]:.4f}", f"{other[0]:.4f}"]
-                row += [f"{other[0] - base[0]:+.4f}", f"{base[1]:.1f}", f"{other[1]:.1f}"]
-                row += [f"{other[1] / base[1]:.2f}", base[2], other[2]]
-                row += ["yes" if applied else ""]
+                out = [
+                    fit(ADMMClassifier(hidden, random_state=0), Xa, ya, Xv, yv, options(v))
+                    for v in FULL_STAGES
+                ]
+                cells.append((depth, *zip(*out)))
+                row = [name, seed, depth]
+                row += [f"{o[0]:.4f}" for o in out]
+                row += [f"{o[0] - out[0][0]:+.4f}" for o in out[1:]]
+                row += [f"{o[1]:.1f}" for o in out]
+                row += [o[2] for o in out]
                 print(*row, flush=True)
                 rows.append(row)
-    d = np.array(diffs)
-    total = sum(t[1] for t in times) / sum(t[0] for t in times)
-    geo = float(np.exp(np.mean(np.log(skipped)))) if skipped else float("nan")
-    summary = [
-        [
-            len(d),
-            len(skipped),
-            f"{d.mean():+.4f}",
-            f"{d.min():+.4f}",
-            f"{d.max():+.4f}",
-            f"{int((d > 0.005).sum())} / {int((d < -0.005).sum())}",
-            f"{total:.2f}",
-            f"{geo:.2f}",
-        ]
-    ]
-    headers = ["dataset", "split seed", "hidden layers", "default", "no full stage"]
-    headers += ["change", "default s", "no full stage s", "time ratio"]
-    headers += ["default iterations", "no full stage iterations", "stage skipped"]
+    summary = []
+    for depth in [None, *depths]:
+        sel = [c for c in cells if depth is None or c[0] == depth]
+        score = np.array([c[1] for c in sel])
+        secs = np.array([c[2] for c in sel])
+        iters = np.array([c[3] for c in sel])
+        for k, value in enumerate(FULL_STAGES[1:], 1):
+            label = f"{value}, {'all depths' if depth is None else f'{depth} layers'}"
+            skipped = iters[:, k] != iters[:, 0]
+            summary.append(
+                summary_row(label, score[:, k] - score[:, 0], secs[:, k], secs[:, 0], skipped)
+            )
+    headers = ["dataset", "split seed", "hidden layers"]
+    headers += [f"{v}" for v in FULL_STAGES]
+    headers += [f"change {v}" for v in FULL_STAGES[1:]]
+    headers += [f"{v} s" for v in FULL_STAGES]
+    headers += [f"{v} iterations" for v in FULL_STAGES]
     sections = [
         (
             None,
             f"validation splits of the training rows (75/25; at most {rows_cap} rows; split "
             f"seeds {seeds}), 100 units per hidden layer, depths {depths}; scores are "
-            "validation accuracy; times are fit seconds in the same run.",
+            "validation accuracy; times are fit seconds in the same run; changes are "
+            "against ``always``.  A cell whose iterations equal ``always``'s is one "
+            "where the full stage ran: the fits are the same.",
         ),
         ("Validation scores", table(headers, rows)),
         (
-            "No full stage from identities against the default",
+            "Against always",
             table(
                 [
+                    "full_stage",
                     "cells",
                     "stage skipped",
                     "mean change",
@@ -96,11 +123,7 @@ def main():
             ),
         ),
     ]
-    report(
-        "full_stage",
-        "The full-network stage from identities, on validation splits",
-        sections,
-    )
+    report("full_stage", "The full-network stage of a deep fit, on validation splits", sections)
 
 
 if __name__ == "__main__":

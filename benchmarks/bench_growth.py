@@ -4,16 +4,18 @@ For two or more hidden layers the default solver first fits the network with
 the first hidden layer alone; with a validation split, then each further
 layer as the one hidden layer of a network on the standardised features of
 the layers below (layer-wise stages, kept while they beat the stack below on
-the held-out rows); then the full network, started from the deepest stack
-with any missing layers inserted as identities (``skadmm._growth``;
-Net2Net).  This benchmark is the ablation that chose it, and it never reads a
+the held-out rows); the deepest stack gets any missing layers inserted as
+identities (``skadmm._growth``; Net2Net), and without a validation split the
+full network is fitted from there (``SolverOptions.full_stage``, whose own
+ablation is ``bench_full_stage.py``).  This benchmark is the ablation that
+chose the stages, and it never reads a
 test set: per
 dataset of ``skadmm.datasets.DATASETS`` the training rows (capped at
 ``--rows``, default 10000) are split 75/25 (stratified for classification,
 seed 0), scaled on the 75 %, and every model is fitted on the 75 % and scored
 on the 25 %.  Rows: the default ``ADMMClassifier`` / ``ADMMRegressor``, the
-same with identities only (``SolverOptions(layerwise=False)``: the previous
-default), with growth off (``SolverOptions(growth=False)``: the deep network
+same with identities only (``SolverOptions(layerwise=False)``: the first
+layer, then the full network from identities above it), with growth off (``SolverOptions(growth=False)``: the deep network
 from a random forward pass, the one before), and ``MLPClassifier`` /
 ``MLPRegressor`` with ``early_stopping=True``, all with ``--depths`` hidden
 layers of 100 units (default 1,2,3), fitted one after the other in this
@@ -94,7 +96,7 @@ def grid_arguments(doc, depths, seeds=False):
 
 #: the deep-network starts measured beside the default: label -> options factory
 VARIANTS = {
-    "identities only (previous default)": lambda **kw: SolverOptions(**{**kw, "layerwise": False}),
+    "identities only": lambda **kw: SolverOptions(**{**kw, "layerwise": False}),
     "no growth": no_growth,
 }
 

@@ -56,10 +56,12 @@ _COMMON_PARAMS = """
         alone; with a validation split, each further layer as the one
         hidden layer of a network on the standardised features of the
         layers below (kept while it beats the network below on the
-        validation rows); then the full network, started from the deepest
-        stack with any missing layers inserted as identities on their
-        inputs, so that it starts by computing that stack's function (the
-        stages share ``max_iter``; each stage ends by the rules above).
+        validation rows), any missing layers inserted as identities on
+        their inputs, and that network is returned; without a validation
+        split, the full network, started from the first hidden layer with
+        the layers above it inserted as identities, so that it starts by
+        computing that layer's network's function (the stages share
+        ``max_iter``; each stage ends by the rules above).
         See the user guide.
 
         .. deprecated:: 0.2
@@ -304,7 +306,8 @@ _COMMON_ATTRS = """
         happened (always without early stopping, for ``ADMMRegressor``,
         whose loss is already squared, and for the other solvers).  In a
         grown fit (see ``solver``) each stage starts on the hinge targets
-        and switches on its own; this is the last stage's switch.
+        and switches on its own; this is the switch of the last stage that
+        ran an iteration.
 
     n_features_in_ : int
 

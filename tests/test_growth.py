@@ -288,23 +288,13 @@ def test_a_callback_stop_in_a_layerwise_stage_returns_the_full_network(higgs_sma
     assert np.all(np.isfinite(stop.predict_proba(X)))
 
 
-def test_without_the_full_stage_from_identities_the_grown_start_is_returned(
-    higgs_small, monkeypatch
-):
-    """SolverOptions(full_from_identities=False): when the held-out rows reject the first
-    layer-wise stage, the full network's stage runs no iteration; the model is stage 1's
-    network with the second layer an identity on its features, its output layer fitted,
-    and the stop reason is the layer-wise stage's (no ConvergenceWarning).  Where the
-    first layer-wise stage is kept, the option changes nothing."""
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-
+def _fit_with_full_stage(monkeypatch, value, data, **kw):
+    """An ADMMClassifier fitted with SolverOptions(full_stage=value) and the stages'
+    (Stage, result) pairs (value None: the estimator's own options)."""
     import skadmm._base as base
     import skadmm._solver._grown as grown
     from skadmm._solver import SolverOptions
 
-    X, y = higgs_small
     stages = []
     original = grown.fit_network
 
@@ -313,38 +303,78 @@ def test_without_the_full_stage_from_identities_the_grown_start_is_returned(
         stages.append((kwargs["stage"], res))
         return res
 
-    monkeypatch.setattr(grown, "fit_network", spy)
+    with monkeypatch.context() as m:
+        m.setattr(grown, "fit_network", spy)
+        if value is not None:
+            m.setattr(
+                base, "SolverOptions", lambda **o: SolverOptions(**{**o, "full_stage": value})
+            )
+        return ADMMClassifier(**kw).fit(*data), stages
+
+
+@pytest.mark.parametrize("value", ["unless-identities", "without-split"])
+def test_the_full_stage_option_returns_the_grown_start(higgs_small, monkeypatch, value):
+    """SolverOptions(full_stage=...): where the full network's stage does not run
+    ("unless-identities": the held-out rows rejected the first layer-wise stage;
+    "without-split": always, with a validation split), the model is the grown start
+    (stage 1's network with the second layer an identity on its features when the
+    layer-wise stage was rejected, the layer-wise stack when it was kept), its output
+    layer fitted, and n_iter and the stop reason are the layer-wise stage's (no
+    ConvergenceWarning).  Where it runs, the fit is bitwise the "always" one."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
     relu = ACTIVATIONS["relu"]
     seen = {"rejected": 0, "kept": 0}
     for seed in range(4):
         kw = dict(hidden_layer_sizes=(12, 12), random_state=seed)
-        stages.clear()
-        default = ADMMClassifier(**kw).fit(X, y)
+        always, stages = _fit_with_full_stage(monkeypatch, "always", higgs_small, **kw)
         (s1, r1), (s2, r2), (s3, r3) = stages
         rejected = len(r2.coefs) != 3  # the layer-wise stage returned stage 1's network
-        monkeypatch.setattr(
-            base,
-            "SolverOptions",
-            lambda **o: SolverOptions(**{**o, "full_from_identities": False}),
-        )
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", ConvergenceWarning)
-                clf = ADMMClassifier(**kw).fit(X, y)
-        finally:
-            monkeypatch.setattr(base, "SolverOptions", SolverOptions)
-        if not rejected:
-            seen["kept"] += 1
-            np.testing.assert_array_equal(clf.coefs_[1], default.coefs_[1])
-            assert clf.n_iter_ == default.n_iter_
+        seen["rejected" if rejected else "kept"] += 1
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)
+            clf, _ = _fit_with_full_stage(monkeypatch, value, higgs_small, **kw)
+        if not rejected and value == "unless-identities":
+            np.testing.assert_array_equal(clf.coefs_[1], always.coefs_[1])
+            assert clf.n_iter_ == always.n_iter_
             continue
-        seen["rejected"] += 1
+        X = higgs_small[0]
         assert clf.readout_n_iter_ > 0  # the output layer was fitted
-        assert clf.n_iter_ == r2.n_iter < default.n_iter_
+        assert clf.n_iter_ == r2.n_iter < always.n_iter_
         assert clf.stop_reason_ == r2.message
         # no row of the per-layer curves has both hidden layers: no full-network iteration
         assert not np.isfinite(clf.relaxation_factors_).all(axis=1).any()
-        a1 = relu(X @ clf.coefs_[0] + clf.intercepts_[0])
-        np.testing.assert_allclose(relu(a1 @ clf.coefs_[1] + clf.intercepts_[1]), a1, atol=1e-12)
-        np.testing.assert_array_equal(clf.coefs_[0], r1.coefs[0])
+        if rejected:
+            a1 = relu(X @ clf.coefs_[0] + clf.intercepts_[0])
+            out = relu(a1 @ clf.coefs_[1] + clf.intercepts_[1])
+            np.testing.assert_allclose(out, a1, atol=1e-12)
+            np.testing.assert_array_equal(clf.coefs_[0], r1.coefs[0])
+        else:  # the layer-wise stack
+            for k in (0, 1):
+                np.testing.assert_array_equal(clf.coefs_[k], r2.coefs[k])
+                np.testing.assert_array_equal(clf.intercepts_[k], r2.intercepts[k])
     assert seen["rejected"] > 0 and seen["kept"] > 0
+
+
+def test_the_default_full_stage_runs_only_without_a_split(higgs_small, monkeypatch):
+    """The estimators' default is full_stage="without-split": with a validation split a
+    deep fit is the "without-split" one (bitwise) and runs no full-network iteration;
+    without one (early_stopping=False) it is the "always" one and does."""
+    from skadmm._solver import SolverOptions
+
+    assert SolverOptions().full_stage == "without-split"
+    with pytest.raises(ValueError, match="full_stage"):
+        SolverOptions(full_stage="never")
+    kw = dict(hidden_layer_sizes=(12, 12), random_state=0)
+    split, _ = _fit_with_full_stage(monkeypatch, None, higgs_small, **kw)
+    other, _ = _fit_with_full_stage(monkeypatch, "without-split", higgs_small, **kw)
+    np.testing.assert_array_equal(split.coefs_[1], other.coefs_[1])
+    assert not np.isfinite(split.relaxation_factors_).all(axis=1).any()
+    kw["early_stopping"] = False
+    free, stages = _fit_with_full_stage(monkeypatch, None, higgs_small, **kw)
+    always, _ = _fit_with_full_stage(monkeypatch, "always", higgs_small, **kw)
+    assert len(stages) == 2  # stage 1 and the full network
+    np.testing.assert_array_equal(free.coefs_[1], always.coefs_[1])
+    assert np.isfinite(free.relaxation_factors_).all(axis=1).sum() > 0

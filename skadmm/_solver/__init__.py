@@ -13,7 +13,7 @@ those below it):
 ``_grown``
     :func:`~skadmm._solver._grown._grown_fit`: a deep network grown from one
     hidden layer, in stages (the first layer, layer-wise stages, the full
-    network).
+    network where ``full_stage`` says).
 ``_network``
     One fit: the state, the update rule, the loop, the output layer.
 ``_loop``

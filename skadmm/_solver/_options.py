@@ -8,6 +8,9 @@ __all__ = ["ADMMResult", "SOLVERS", "SolverOptions"]
 
 #: The estimators' public ``solver`` names and the :class:`SolverOptions` each one sets
 #: (the rest come from the estimator's parameters).
+#: ``SolverOptions.full_stage``'s values (see its docstring)
+FULL_STAGES = ("always", "unless-identities", "without-split")
+
 SOLVERS = {
     "paper": {"variant": "paper", "init": "gaussian", "readout_iter": 0},
     "plain": {"variant": "multipliers", "init": "forward", "readout_iter": 50},
@@ -88,11 +91,14 @@ class SolverOptions:
     (``layerwise``, with a validation function only) each further layer on
     the standardised features of the layers below, then the full network
     from the deepest stack, any missing layers inserted as identities
-    (:func:`~skadmm._solver._grown._grown_fit`); ``full_from_identities``:
-    whether that last stage runs when the held-out rows rejected the first
-    layer-wise stage, so that every layer above the first starts as an
-    identity (``False``: the grown start is returned as it is, with its
-    output layer fitted; measured in ``benchmarks/bench_full_stage.py``).
+    (:func:`~skadmm._solver._grown._grown_fit`); ``full_stage``: when that
+    last stage runs: ``"always"``; ``"unless-identities"`` (not when the
+    held-out rows rejected the first layer-wise stage, so that every layer
+    above the first would start as an identity); ``"without-split"`` (only
+    where no layer-wise stage could be judged, i.e. without a validation
+    split: with one, the layer-wise stack is returned).  Where it does not
+    run, the grown start is returned as it is, its output layer fitted;
+    measured in ``benchmarks/bench_full_stage.py``.
     The estimators'
     ``solver`` names map to ``variant``, ``init`` and ``readout_iter`` in
     :data:`SOLVERS`: ``solver="paper"`` is ``variant="paper",
@@ -131,7 +137,7 @@ class SolverOptions:
     readout: str = "admm"
     growth: bool = True
     layerwise: bool = True
-    full_from_identities: bool = True
+    full_stage: str = "without-split"
 
     def multiplier_step(self, beta):
         return beta if self.variant == "paper" else 2.0 * beta
@@ -143,6 +149,8 @@ class SolverOptions:
             raise ValueError(f"unknown readout {self.readout!r}")
         if self.slow_reference not in ("objective", "progress"):
             raise ValueError(f"unknown slow_reference {self.slow_reference!r}")
+        if self.full_stage not in FULL_STAGES:
+            raise ValueError(f"unknown full_stage {self.full_stage!r}")
 
     @property
     def multiplier_in_weights(self):
