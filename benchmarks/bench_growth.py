@@ -15,8 +15,9 @@ dataset of ``skadmm.datasets.DATASETS`` the training rows (capped at
 seed 0), scaled on the 75 %, and every model is fitted on the 75 % and scored
 on the 25 %.  Rows: the default ``ADMMClassifier`` / ``ADMMRegressor``, the
 same with identities only (``SolverOptions(layerwise=False)``: the first
-layer, then the full network from identities above it), with growth off (``SolverOptions(growth=False)``: the deep network
-from a random forward pass, the one before), and ``MLPClassifier`` /
+layer, then the full network from identities above it), with growth off
+(``SolverOptions(growth=False)``: the deep network from a random forward
+pass, the one before), and ``MLPClassifier`` /
 ``MLPRegressor`` with ``early_stopping=True``, all with ``--depths`` hidden
 layers of 100 units (default 1,2,3), fitted one after the other in this
 process.  Columns: validation score (accuracy, R^2), the default's gap to the
