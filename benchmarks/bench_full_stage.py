@@ -102,7 +102,9 @@ def main():
             f"seeds {seeds}), 100 units per hidden layer, depths {depths}; scores are "
             "validation accuracy; times are fit seconds in the same run; changes are "
             "against ``always``.  A cell whose iterations equal ``always``'s is one "
-            "where the full stage ran: the fits are the same.",
+            "where the same stages ran (the full stage ran in both, or ``max_iter`` "
+            "ran out before it): the fits are the same; 'stage skipped' counts the "
+            "others.",
         ),
         ("Validation scores", table(headers, rows)),
         (

@@ -6,10 +6,11 @@ hidden layer only, then (with a validation split) layer-wise stages; the
 deepest stack reached gets the missing layers inserted below its output
 layer as identities on their inputs (Net2Net, Chen, Goodfellow & Shlens
 2016), and without a validation split the full network is fitted from there.
-The grown network computes the stack's function on the training rows, so a
-search that only accepts decreases of its objective, and early stopping
-that counts the start among its candidates, return a deep network no worse
-than the stack on the rows they judge.  (Identities alone do not train the inserted layers: see
+The grown network computes the stack's function on the training rows, so
+where the full network is fitted from it, a search that only accepts
+decreases of its objective, and early stopping that counts the start among
+its candidates, return a deep network no worse than the stack on the rows
+they judge.  (Identities alone do not train the inserted layers: see
 :func:`~skadmm._solver._grown._grown_fit`.)
 
 For a piecewise-linear activation ``h`` the identity is exact: on one of its

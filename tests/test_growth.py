@@ -115,15 +115,24 @@ def test_stage_two_starts_at_the_shallow_model(higgs_small, activation):
     np.testing.assert_allclose(deep.loss_curve_, shallow.loss_curve_)
 
 
+@pytest.mark.parametrize("full_stage", [None, "always"])
 @pytest.mark.parametrize("Estimator", [ADMMClassifier, ADMMRegressor])
-def test_deep_fit_continues_the_shallow_one(higgs_small, Estimator):
+def test_deep_fit_continues_the_shallow_one(higgs_small, monkeypatch, Estimator, full_stage):
     """Stage 1 is the shallow fit's own iteration (the same validation scores: for the
     binary classifier its output read as logits, as the shallow fit scores it), and the
-    deep model's validation score never falls below the shallow one's best."""
+    deep model's validation score never falls below the shallow one's best.  With a
+    validation split the default (None: full_stage="without-split") ends with the
+    layer-wise stage; "always" goes on with the full network's stage."""
+    import skadmm._base as base
+    from skadmm._solver import SolverOptions
+
     X, y = higgs_small
     y = y if Estimator is ADMMClassifier else y.astype(float)
     kw = dict(early_stopping=True, random_state=0, max_iter=60)
     shallow = Estimator(hidden_layer_sizes=(16,), **kw).fit(X, y)
+    if full_stage is not None:
+        options = lambda **o: SolverOptions(**{**o, "full_stage": full_stage})  # noqa: E731
+        monkeypatch.setattr(base, "SolverOptions", options)
     deep = Estimator(hidden_layer_sizes=(16, 16), **kw).fit(X, y)
     n1 = len(shallow.validation_scores_)
     assert deep.n_iter_ > n1
@@ -136,9 +145,13 @@ def test_deep_fit_continues_the_shallow_one(higgs_small, Estimator):
     layerwise = np.isnan(r[n1:, 0])
     n2 = n1 + int(layerwise.sum())
     assert n2 > n1 and layerwise[: n2 - n1].all()  # one run of rows, right after stage 1
-    assert np.isfinite(r[n1:n2, 1:]).all() and np.isfinite(r[n2:]).all()
+    assert np.isfinite(r[n1:n2, 1:]).all()
     assert np.isnan(deep.relaxation_factors_[n1:n2, 0]).all()
     assert np.isnan(deep.activation_residuals_[n1:n2, 0]).all()
+    if full_stage is None:
+        assert n2 == deep.n_iter_  # no full-network iteration
+    else:
+        assert n2 < deep.n_iter_ and np.isfinite(r[n2:]).all()
 
 
 def _fit(X, Y, hidden, options, validation=None, stage=None, seed=0):
@@ -326,7 +339,7 @@ def test_the_full_stage_option_returns_the_grown_start(higgs_small, monkeypatch,
     from sklearn.exceptions import ConvergenceWarning
 
     relu = ACTIVATIONS["relu"]
-    seen = {"rejected": 0, "kept": 0}
+    seen, switched = {"rejected": 0, "kept": 0}, 0
     for seed in range(4):
         kw = dict(hidden_layer_sizes=(12, 12), random_state=seed)
         always, stages = _fit_with_full_stage(monkeypatch, "always", higgs_small, **kw)
@@ -337,13 +350,19 @@ def test_the_full_stage_option_returns_the_grown_start(higgs_small, monkeypatch,
             warnings.simplefilter("error", ConvergenceWarning)
             clf, _ = _fit_with_full_stage(monkeypatch, value, higgs_small, **kw)
         if not rejected and value == "unless-identities":
-            np.testing.assert_array_equal(clf.coefs_[1], always.coefs_[1])
-            assert clf.n_iter_ == always.n_iter_
+            for a, b in zip(clf.coefs_ + clf.intercepts_, always.coefs_ + always.intercepts_):
+                np.testing.assert_array_equal(a, b)
+            np.testing.assert_array_equal(clf.validation_scores_, always.validation_scores_)
+            assert clf.n_iter_ == always.n_iter_ and clf.stop_reason_ == always.stop_reason_
             continue
         X = higgs_small[0]
         assert clf.readout_n_iter_ > 0  # the output layer was fitted
         assert clf.n_iter_ == r2.n_iter < always.n_iter_
-        assert clf.stop_reason_ == r2.message
+        assert len(clf.validation_scores_) == clf.n_iter_
+        assert clf.stop_reason_ == r2.message and clf.converged_ == r2.converged
+        # the hidden targets' switch is the layer-wise stage's (it ran the last iteration)
+        assert clf.squared_targets_from_ == r2.squared_targets_from
+        switched += r2.squared_targets_from is not None
         # no row of the per-layer curves has both hidden layers: no full-network iteration
         assert not np.isfinite(clf.relaxation_factors_).all(axis=1).any()
         if rejected:
@@ -355,7 +374,7 @@ def test_the_full_stage_option_returns_the_grown_start(higgs_small, monkeypatch,
             for k in (0, 1):
                 np.testing.assert_array_equal(clf.coefs_[k], r2.coefs[k])
                 np.testing.assert_array_equal(clf.intercepts_[k], r2.intercepts[k])
-    assert seen["rejected"] > 0 and seen["kept"] > 0
+    assert seen["rejected"] > 0 and seen["kept"] > 0 and switched > 0
 
 
 def test_the_default_full_stage_runs_only_without_a_split(higgs_small, monkeypatch):
@@ -375,6 +394,23 @@ def test_the_default_full_stage_runs_only_without_a_split(higgs_small, monkeypat
     kw["early_stopping"] = False
     free, stages = _fit_with_full_stage(monkeypatch, None, higgs_small, **kw)
     always, _ = _fit_with_full_stage(monkeypatch, "always", higgs_small, **kw)
-    assert len(stages) == 2  # stage 1 and the full network
-    np.testing.assert_array_equal(free.coefs_[1], always.coefs_[1])
+    assert len(stages) == 2  # stage 1 and the full network (no layer-wise stage)
+    assert free.n_iter_ == always.n_iter_ > stages[0][1].n_iter  # the full stage iterated
+    for a, b in zip(free.coefs_ + free.intercepts_, always.coefs_ + always.intercepts_):
+        np.testing.assert_array_equal(a, b)
     assert np.isfinite(free.relaxation_factors_).all(axis=1).sum() > 0
+
+
+def test_without_layerwise_stages_the_full_stage_runs_with_a_split(higgs_small, monkeypatch):
+    """full_stage="without-split" skips the full network only where layer-wise stages were
+    judged: with SolverOptions(layerwise=False) and a validation split the layers above
+    the first start as identities and the full network's stage iterates."""
+    import skadmm._base as base
+    from skadmm._solver import SolverOptions
+
+    options = lambda **o: SolverOptions(**{**o, "layerwise": False})  # noqa: E731
+    monkeypatch.setattr(base, "SolverOptions", options)
+    clf = ADMMClassifier(hidden_layer_sizes=(12, 12), random_state=0).fit(*higgs_small)
+    assert clf.validation_scores_ is not None  # a split
+    full = np.isfinite(clf.relaxation_factors_).all(axis=1)
+    assert full.sum() > 0 and full[-1]

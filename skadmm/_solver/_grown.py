@@ -43,17 +43,17 @@ def _grown_fit(X, Y, *, hidden_layer_sizes, activation, options, backend, seed, 
     identity on its inputs (:func:`~skadmm._growth.insert_layers`).  The
     last stage fits the full network from that grown start; by
     ``options.full_stage`` (the estimators': ``"without-split"``) it runs
-    only where no layer-wise stage could be judged, i.e. without a
-    validation split, and otherwise runs no iteration: the grown start is
-    returned, its output layer fitted, with the last layer-wise stage's
-    stop reason (measured in ``benchmarks/results/full_stage.md``: on the
+    only where no layer-wise stage could be judged (without a validation
+    split, or with ``layerwise=False``), and otherwise runs no iteration:
+    the grown start is returned, its output layer fitted, with the stop
+    reason of the last stage that ran (measured in ``benchmarks/results/full_stage.md``: on the
     validation splits of every classification dataset at 2 and 3 hidden
     layers, the full stage after the layer-wise ones moved the mean score
     by 0.03 point at about twice the fit time).  Where it runs, it starts
     by computing the grown start's function (with a validation split, under
     ``"always"``, that start, scored as the stages' best, is again the
-    first candidate of early stopping).  With a validation split each
-    layer of the returned network above the first is a layer-wise stage's
+    first candidate of early stopping).  By default, with a validation
+    split, each layer of the returned network above the first is a layer-wise stage's
     that beat the stack below it there, or an identity.
 
     Why not identities alone: a layer inserted as the identity below the
@@ -119,8 +119,8 @@ def _grown_fit(X, Y, *, hidden_layer_sizes, activation, options, backend, seed, 
         low, out_range = _unit_ranges(X, stack, sizes, activation, backend)
         fresh = random_weights(seed, sizes, X.dtype)
         grown = insert_layers(*stack, sizes, activation, low, fresh, X.dtype, out_range)
-    # a fit stopped by a callback or the user returns the start, and so does
-    # one whose layers above the first are all identities when the option skips it
+    # a fit stopped by a callback or the user returns the grown start, and so does
+    # one whose full stage the option skips (_skips_full_stage)
     halted = _halted(last) or _skips_full_stage(options.full_stage, judged, identities)
     before = curves.result(last)
     deep = fit_network(
@@ -133,9 +133,10 @@ def _grown_fit(X, Y, *, hidden_layer_sizes, activation, options, backend, seed, 
         stage=Stage(before=before, start=grown),
         **common,
     )
+    if deep.n_iter == last.n_iter:  # no iteration of its own: the switch is the
+        deep.squared_targets_from = last.squared_targets_from  # last stage's that ran
     if halted:  # the last stage that ran speaks for the fit
         deep.message, deep.converged = last.message, last.converged
-        deep.squared_targets_from = last.squared_targets_from
         deep.interrupted, deep.callback_stopped = last.interrupted, last.callback_stopped
     return deep
 

@@ -6,11 +6,11 @@ import numpy as np
 
 __all__ = ["ADMMResult", "SOLVERS", "SolverOptions"]
 
-#: The estimators' public ``solver`` names and the :class:`SolverOptions` each one sets
-#: (the rest come from the estimator's parameters).
 #: ``SolverOptions.full_stage``'s values (see its docstring)
 FULL_STAGES = ("always", "unless-identities", "without-split")
 
+#: The estimators' public ``solver`` names and the :class:`SolverOptions` each one sets
+#: (the rest come from the estimator's parameters).
 SOLVERS = {
     "paper": {"variant": "paper", "init": "gaussian", "readout_iter": 0},
     "plain": {"variant": "multipliers", "init": "forward", "readout_iter": 50},
@@ -95,8 +95,9 @@ class SolverOptions:
     last stage runs: ``"always"``; ``"unless-identities"`` (not when the
     held-out rows rejected the first layer-wise stage, so that every layer
     above the first would start as an identity); ``"without-split"`` (only
-    where no layer-wise stage could be judged, i.e. without a validation
-    split: with one, the layer-wise stack is returned).  Where it does not
+    where no layer-wise stage could be judged: without a validation split,
+    or with ``layerwise=False``; otherwise the layer-wise stack is
+    returned).  Where it does not
     run, the grown start is returned as it is, its output layer fitted;
     measured in ``benchmarks/bench_full_stage.py``.
     The estimators'
