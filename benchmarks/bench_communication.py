@@ -1,13 +1,14 @@
 """Reductions and bytes per iteration of the default solver, 1 to 4 hidden layers (issue 14).
 
-Fits the default ``ADMMClassifier`` (early stopping on) and ``ADMMRegressor``
-on the embedded HIGGS sample (the regressor on the 0/1 labels) with 1 to 4
+Fits the default ``ADMMClassifier`` and ``ADMMRegressor`` (early stopping on:
+more than 10,000 rows), and both with ``early_stopping=False``, on the
+embedded HIGGS sample (the regressor on the 0/1 labels) with 1 to 4
 hidden layers of ``--width`` units (default 100), counting every reduction
 the backend performs (``Backend.reduce_accumulator``: one collective each
 under MPI) and the bytes it would move, per iteration (between two calls of
 the iteration callback), separately for the one-hidden-layer stages of a
 grown fit (its first stage and, with a validation split, its layer-wise
-stages) and its full network's stage, and after the iterations (the output
+stages) and its full network's stage (without a split only), and after the iterations (the output
 layer's fit).  The counts per iteration do not depend on the number of rows
 or the backend, and the bytes grow with the layer widths only; the output
 layer's count follows its Newton and conjugate-gradient iterations, which
@@ -36,7 +37,7 @@ def counting(self, acc):
     return _reduce(self, acc)
 
 
-def measure(Estimator, X, y, hidden):
+def measure(Estimator, X, y, hidden, **params):
     marks = []
 
     def record(it, info):
@@ -47,7 +48,7 @@ def measure(Estimator, X, y, hidden):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            est = Estimator(hidden_layer_sizes=hidden, random_state=0, callback=record)
+            est = Estimator(hidden_layer_sizes=hidden, random_state=0, callback=record, **params)
             est.fit(X, y)
     finally:
         backends_base.Backend.reduce_accumulator = _reduce
@@ -79,18 +80,27 @@ def main():
     X, y = load_higgs(return_X_y=True)
     X = StandardScaler().fit_transform(X)
     rows = []
-    for Estimator, target in ((ADMMClassifier, y), (ADMMRegressor, y.astype(float))):
+    fits = (
+        (ADMMClassifier, y, {}),
+        (ADMMClassifier, y, {"early_stopping": False}),
+        (ADMMRegressor, y.astype(float), {}),
+        (ADMMRegressor, y.astype(float), {"early_stopping": False}),
+    )
+    for Estimator, target, params in fits:
+        name = Estimator.__name__ + "".join(f", {k}={v}" for k, v in params.items())
         for depth in (1, 2, 3, 4):
-            m = measure(Estimator, X, target, (args.width,) * depth)
-            print(Estimator.__name__, depth, m, flush=True)
-            rows.append([Estimator.__name__, depth, *[f"{v:.4g}" for v in m.values()]])
+            m = measure(Estimator, X, target, (args.width,) * depth, **params)
+            print(name, depth, m, flush=True)
+            rows.append([name, depth, *[f"{v:.4g}" for v in m.values()]])
     headers = ["estimator", "hidden layers", *m.keys()]
     sections = [
         (
             None,
             f"embedded HIGGS sample ({len(X)} rows, 28 features), {args.width} units per hidden "
-            "layer, default settings (early stopping: the classifier's auto rule turns it on, "
-            "the regressor's keeps it off below 10,000 rows); per iteration: the median "
+            "layer, default settings (early stopping: both estimators' auto rule turns it on "
+            "here; a validation split runs a deep network's layer-wise stages and no "
+            "full-network stage), and the same with early_stopping=False (no split: the "
+            "first layer's stage, then the full network's); per iteration: the median "
             "over the iterations of each stage; bytes are what a "
             "distributed backend moves per reduction (exact sums: digits and their indices).",
         ),
