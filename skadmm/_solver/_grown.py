@@ -95,6 +95,9 @@ def _grown_fit(X, Y, *, hidden_layer_sizes, activation, options, backend, seed, 
     # 0.18 at 3 layers); without a validation split the layers above are identities
     judged = options.layerwise and kw.get("validation") is not None
     identities = False  # the first layer-wise stage did not beat its start
+    layerwise = options
+    if options.layerwise_targets is not None:
+        layerwise = replace(options, search_targets=options.layerwise_targets)
     for k in range(1, n_hidden if judged else 1):
         if _halted(last) or last.n_iter >= options.max_iter:
             break
@@ -103,7 +106,7 @@ def _grown_fit(X, Y, *, hidden_layer_sizes, activation, options, backend, seed, 
             X,
             Y,
             hidden_layer_sizes=hidden_layer_sizes[k : k + 1],
-            options=options,
+            options=layerwise,
             seed=seed + k,
             stage=Stage(before=last, start=stack, final=False, lower=lower),
             **common,

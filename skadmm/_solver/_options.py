@@ -9,6 +9,9 @@ __all__ = ["ADMMResult", "SOLVERS", "SolverOptions"]
 #: ``SolverOptions.full_stage``'s values (see its docstring)
 FULL_STAGES = ("always", "unless-identities", "without-split")
 
+#: ``SolverOptions.search_targets``'s values (see its docstring)
+SEARCH_TARGETS = ("loss", "squared", "then-squared")
+
 #: The estimators' public ``solver`` names and the :class:`SolverOptions` each one sets
 #: (the rest come from the estimator's parameters).
 SOLVERS = {
@@ -99,7 +102,10 @@ class SolverOptions:
     or with ``layerwise=False``; otherwise the layer-wise stack is
     returned).  Where it does not
     run, the grown start is returned as it is, its output layer fitted;
-    measured in ``benchmarks/bench_full_stage.py``.
+    measured in ``benchmarks/bench_full_stage.py``.  ``layerwise_targets``:
+    the ``search_targets`` of the layer-wise stages (``None``: the fit's
+    own); ``"squared"``, one phase on the squared output update, as the
+    searched objective (measured in ``benchmarks/bench_stage_phases.py``).
     The estimators'
     ``solver`` names map to ``variant``, ``init`` and ``readout_iter`` in
     :data:`SOLVERS`: ``solver="paper"`` is ``variant="paper",
@@ -139,6 +145,7 @@ class SolverOptions:
     growth: bool = True
     layerwise: bool = True
     full_stage: str = "without-split"
+    layerwise_targets: str = "squared"
 
     def multiplier_step(self, beta):
         return beta if self.variant == "paper" else 2.0 * beta
@@ -152,6 +159,10 @@ class SolverOptions:
             raise ValueError(f"unknown slow_reference {self.slow_reference!r}")
         if self.full_stage not in FULL_STAGES:
             raise ValueError(f"unknown full_stage {self.full_stage!r}")
+        for name in ("search_targets", "layerwise_targets"):
+            value = getattr(self, name)
+            if value not in SEARCH_TARGETS and not (name == "layerwise_targets" and value is None):
+                raise ValueError(f"unknown {name} {value!r}")
 
     @property
     def multiplier_in_weights(self):

@@ -134,6 +134,10 @@ class Search(Rule):
         self.search = SearchState(
             factors=[list(row) + [np.nan] * (L - 1 - len(row)) for row in history]
         )
+        # the hidden targets come from the squared output update from this fit's first
+        # iteration (a grown fit's stages run on from the earlier ones' count)
+        if options.search_targets == "squared" and loss != "squared":
+            self.search.squared_from = len(history) + 1
 
     def warming_up(self, it):
         return False  # the search has no multiplier to delay
