@@ -32,6 +32,7 @@ SCRIPTS = [
     "bench_row_subsets.py",
     "bench_full_stage.py",
     "bench_stopping_score.py",
+    "bench_stage_phases.py",
     "bench_readout_path.py",
     "bench_readout_sample.py",
     "bench_readout_preconditioner.py",

@@ -55,7 +55,8 @@ _COMMON_PARAMS = """
         warm start) ``"admm"`` fits in stages: the first hidden layer
         alone; with a validation split, each further layer as the one
         hidden layer of a network on the standardised features of the
-        layers below (kept while it beats the network below on the
+        layers below, its hidden targets from the squared output update
+        from the start (kept while it beats the network below on the
         validation rows), any missing layers inserted as identities on
         their inputs, and that network is returned; without a validation
         split, the full network, started from the first hidden layer with
@@ -305,9 +306,10 @@ _COMMON_ATTRS = """
         search had slowed down on the hinge targets); None if that never
         happened (always without early stopping, for ``ADMMRegressor``,
         whose loss is already squared, and for the other solvers).  In a
-        grown fit (see ``solver``) each stage starts on the hinge targets
-        and switches on its own; this is the switch of the last stage that
-        ran an iteration.
+        grown fit (see ``solver``) the first layer's stage starts on the
+        hinge targets and switches on its own, and a layer-wise stage takes
+        the squared ones from its first iteration; this is the switch of
+        the last stage that ran an iteration.
 
     n_features_in_ : int
 

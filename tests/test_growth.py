@@ -414,3 +414,25 @@ def test_without_layerwise_stages_the_full_stage_runs_with_a_split(higgs_small, 
     assert clf.validation_scores_ is not None  # a split
     full = np.isfinite(clf.relaxation_factors_).all(axis=1)
     assert full.sum() > 0 and full[-1]
+
+
+def test_layerwise_stages_take_the_squared_targets_from_their_start(higgs_small, monkeypatch):
+    """SolverOptions.layerwise_targets="squared" (the default): a layer-wise stage has one
+    phase, its hidden targets from the squared output update from its first iteration
+    (squared_targets_from_ is that iteration); with None it runs the fit's own two phases,
+    hinge targets first, and the fit is another one."""
+    import skadmm._base as base
+    from skadmm._solver import SolverOptions
+
+    with pytest.raises(ValueError, match="layerwise_targets"):
+        SolverOptions(layerwise_targets="hinge")
+    kw = dict(hidden_layer_sizes=(12, 12), random_state=0)
+    clf, stages = _fit_with_full_stage(monkeypatch, None, higgs_small, **kw)
+    (s1, r1), (s2, r2), _ = stages
+    assert r2.n_iter > r1.n_iter and clf.squared_targets_from_ == r1.n_iter + 1
+    options = lambda **o: SolverOptions(**{**o, "layerwise_targets": None})  # noqa: E731
+    with monkeypatch.context() as m:
+        m.setattr(base, "SolverOptions", options)
+        both = ADMMClassifier(**kw).fit(*higgs_small)
+    assert both.squared_targets_from_ is None or both.squared_targets_from_ > r1.n_iter + 1
+    assert both.n_iter_ != clf.n_iter_ or not np.array_equal(both.coefs_[1], clf.coefs_[1])

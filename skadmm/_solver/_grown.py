@@ -35,7 +35,8 @@ def _grown_fit(X, Y, *, hidden_layer_sizes, activation, options, backend, seed, 
     one hidden layer of a network on the standardised features of the fixed
     layers below it, from a random forward start (Belilovsky et al. 2019's
     greedy layer-wise training: each stage is the one-hidden-layer problem
-    the solver does well).  A stage's
+    the solver does well), with ``options.layerwise_targets`` as its
+    ``search_targets`` (the estimators': ``"squared"``, one phase).  A stage's
     validation scores and callbacks see the whole network; its first
     candidate of early stopping is the network before it, and a stage that
     does not beat it ends the layer-wise stages.  Any hidden layer the
