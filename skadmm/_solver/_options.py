@@ -243,7 +243,9 @@ class ADMMResult:
     squared_targets_from : int or None
         ``search_targets="then-squared"`` (the default of ``variant="search"``):
         the first iteration whose hidden targets came from the squared output
-        update; None when the search never stalled before the end.
+        update; None when the search never stalled before the end.  With
+        ``search_targets="squared"`` (a grown fit's layer-wise stages) and a
+        loss other than the squared one: the fit's first iteration.
     callback_stopped : bool
         True when a callback asked the fit to stop.
     interrupted : bool

@@ -56,7 +56,8 @@ class SearchState:
     phase_start: float = None
     #: the hidden targets come from the squared output update (second phase)
     squared: bool = False
-    #: the first iteration of the second phase
+    #: the first iteration of the second phase (with ``search_targets="squared"``
+    #: and another loss: the fit's first iteration)
     squared_from: int = None
     #: per hidden layer above the first, its target ``z_l`` (``refresh_steps``)
     targets: list = None
