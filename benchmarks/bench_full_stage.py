@@ -28,12 +28,11 @@ times are fit seconds, side by side in one run; changes are against
 
 import numpy as np
 from _common import report, table
-from bench_growth import fit, grid_arguments, validation_split
+from bench_growth import fit, grid_arguments, validation_cells
 
 from skadmm import ADMMClassifier
 from skadmm._solver import SolverOptions
 from skadmm._solver._options import FULL_STAGES
-from skadmm.datasets import DATASETS
 
 
 def options(value):
@@ -59,25 +58,23 @@ def summary_row(label, d, t, base_t, skipped):
 
 def main():
     rows_cap, depths, names, seeds = grid_arguments(__doc__, "2,3", seeds=True)
-    names = [n for n in names if DATASETS[n][1] != "regression"]
     rows, cells = [], []  # cells: (depth, scores, seconds, iterations) per variant
-    for name in names:
-        for seed in seeds:
-            Xa, Xv, ya, yv, _ = validation_split(name, rows_cap, seed)
-            for depth in depths:
-                hidden = (100,) * depth
-                out = [
-                    fit(ADMMClassifier(hidden, random_state=0), Xa, ya, Xv, yv, options(v))
-                    for v in FULL_STAGES
-                ]
-                cells.append((depth, *zip(*out)))
-                row = [name, seed, depth]
-                row += [f"{o[0]:.4f}" for o in out]
-                row += [f"{o[0] - out[0][0]:+.4f}" for o in out[1:]]
-                row += [f"{o[1]:.1f}" for o in out]
-                row += [o[2] for o in out]
-                print(*row, flush=True)
-                rows.append(row)
+    for name, seed, depth, (Xa, Xv, ya, yv, _) in validation_cells(
+        names, rows_cap, seeds, depths, classification=True
+    ):
+        hidden = (100,) * depth
+        out = [
+            fit(ADMMClassifier(hidden, random_state=0), Xa, ya, Xv, yv, options(v))
+            for v in FULL_STAGES
+        ]
+        cells.append((depth, *zip(*out)))
+        row = [name, seed, depth]
+        row += [f"{o[0]:.4f}" for o in out]
+        row += [f"{o[0] - out[0][0]:+.4f}" for o in out[1:]]
+        row += [f"{o[1]:.1f}" for o in out]
+        row += [o[2] for o in out]
+        print(*row, flush=True)
+        rows.append(row)
     summary = []
     for depth in [None, *depths]:
         sel = [c for c in cells if depth is None or c[0] == depth]

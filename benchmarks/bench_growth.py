@@ -59,6 +59,18 @@ def validation_split(name, rows, seed=0):
     return Xa, Xv, ya, yv, reg
 
 
+def validation_cells(names, rows_cap, seeds, depths, classification=False):
+    """``(name, seed, depth, (Xa, Xv, ya, yv, reg))`` for every cell of a validation-split
+    grid, each split drawn once per dataset and seed (``classification``: those only)."""
+    for name in names:
+        if classification and DATASETS[name][1] == "regression":
+            continue
+        for seed in seeds:
+            split = validation_split(name, rows_cap, seed)
+            for depth in depths:
+                yield name, seed, depth, split
+
+
 def no_growth(**kwargs):
     return SolverOptions(**{**kwargs, "growth": False})
 

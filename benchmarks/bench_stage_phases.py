@@ -25,11 +25,10 @@ from dataclasses import replace
 
 import numpy as np
 from _common import report, table
-from bench_growth import fit, grid_arguments, validation_split
+from bench_growth import fit, grid_arguments, validation_cells
 
 import skadmm._solver._grown as grown
 from skadmm import ADMMClassifier
-from skadmm.datasets import DATASETS
 
 VARIANTS = {
     "both phases (previous default)": "then-squared",
@@ -52,26 +51,24 @@ def stages_with(targets):
 
 def main():
     rows_cap, depths, names, seeds = grid_arguments(__doc__, "2,3", seeds=True)
-    names = [n for n in names if DATASETS[n][1] != "regression"]
     rows, cells = [], []
-    for name in names:
-        for seed in seeds:
-            Xa, Xv, ya, yv, _ = validation_split(name, rows_cap, seed)
-            for depth in depths:
-                out = []
-                for targets in VARIANTS.values():
-                    grown.fit_network = stages_with(targets)
-                    try:
-                        model = ADMMClassifier((100,) * depth, random_state=0)
-                        out.append(fit(model, Xa, ya, Xv, yv))
-                    finally:
-                        grown.fit_network = _fit_network
-                cells.append((depth, out))
-                row = [name, seed, depth, *[f"{o[0]:.4f}" for o in out]]
-                row += [f"{o[0] - out[0][0]:+.4f}" for o in out[1:]]
-                row += [f"{o[1]:.1f}" for o in out] + [o[2] for o in out]
-                print(*row, flush=True)
-                rows.append(row)
+    for name, seed, depth, (Xa, Xv, ya, yv, _) in validation_cells(
+        names, rows_cap, seeds, depths, classification=True
+    ):
+        out = []
+        for targets in VARIANTS.values():
+            grown.fit_network = stages_with(targets)
+            try:
+                model = ADMMClassifier((100,) * depth, random_state=0)
+                out.append(fit(model, Xa, ya, Xv, yv))
+            finally:
+                grown.fit_network = _fit_network
+        cells.append((depth, out))
+        row = [name, seed, depth, *[f"{o[0]:.4f}" for o in out]]
+        row += [f"{o[0] - out[0][0]:+.4f}" for o in out[1:]]
+        row += [f"{o[1]:.1f}" for o in out] + [o[2] for o in out]
+        print(*row, flush=True)
+        rows.append(row)
     labels = list(VARIANTS)
     summary = []
     for depth in [None, *depths]:

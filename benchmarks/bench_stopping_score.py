@@ -27,11 +27,10 @@ import warnings
 
 import numpy as np
 from _common import report, table
-from bench_growth import grid_arguments, validation_split
+from bench_growth import grid_arguments, validation_cells
 from sklearn.exceptions import ConvergenceWarning
 
 from skadmm import ADMMClassifier
-from skadmm.datasets import DATASETS
 
 
 class SquaredErrorStopping(ADMMClassifier):
@@ -60,21 +59,19 @@ def fit(model, Xa, ya, Xv, yv):
 
 def main():
     rows_cap, depths, names, seeds = grid_arguments(__doc__, "1,2", seeds=True)
-    names = [n for n in names if DATASETS[n][1] != "regression"]
     rows, cells = [], []
-    for name in names:
-        for seed in seeds:
-            Xa, Xv, ya, yv, _ = validation_split(name, rows_cap, seed)
-            for depth in depths:
-                hidden = (100,) * depth
-                base = fit(ADMMClassifier(hidden, random_state=0), Xa, ya, Xv, yv)
-                other = fit(SquaredErrorStopping(hidden, random_state=0), Xa, ya, Xv, yv)
-                cells.append((name, depth, base, other))
-                row = [name, seed, depth, f"{base[0]:.4f}", f"{other[0]:.4f}"]
-                row += [f"{other[0] - base[0]:+.4f}", f"{base[1]:.1f}", f"{other[1]:.1f}"]
-                row += [f"{other[1] / base[1]:.2f}", base[2], other[2]]
-                print(*row, flush=True)
-                rows.append(row)
+    for name, seed, depth, (Xa, Xv, ya, yv, _) in validation_cells(
+        names, rows_cap, seeds, depths, classification=True
+    ):
+        hidden = (100,) * depth
+        base = fit(ADMMClassifier(hidden, random_state=0), Xa, ya, Xv, yv)
+        other = fit(SquaredErrorStopping(hidden, random_state=0), Xa, ya, Xv, yv)
+        cells.append((name, depth, base, other))
+        row = [name, seed, depth, f"{base[0]:.4f}", f"{other[0]:.4f}"]
+        row += [f"{other[0] - base[0]:+.4f}", f"{base[1]:.1f}", f"{other[1]:.1f}"]
+        row += [f"{other[1] / base[1]:.2f}", base[2], other[2]]
+        print(*row, flush=True)
+        rows.append(row)
     summary = []
     for label, sel in (
         [("all", cells)]
@@ -82,7 +79,7 @@ def main():
             (f"{d} hidden layer{'s' if d > 1 else ''}", [c for c in cells if c[1] == d])
             for d in depths
         ]
-        + [(n, [c for c in cells if c[0] == n]) for n in names]
+        + [(n, [c for c in cells if c[0] == n]) for n in dict.fromkeys(c[0] for c in cells)]
     ):
         d = np.array([c[3][0] - c[2][0] for c in sel])
         ratio = sum(c[3][1] for c in sel) / sum(c[2][1] for c in sel)

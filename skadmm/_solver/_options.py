@@ -159,10 +159,10 @@ class SolverOptions:
             raise ValueError(f"unknown slow_reference {self.slow_reference!r}")
         if self.full_stage not in FULL_STAGES:
             raise ValueError(f"unknown full_stage {self.full_stage!r}")
-        for name in ("search_targets", "layerwise_targets"):
-            value = getattr(self, name)
-            if value not in SEARCH_TARGETS and not (name == "layerwise_targets" and value is None):
-                raise ValueError(f"unknown {name} {value!r}")
+        if self.search_targets not in SEARCH_TARGETS:
+            raise ValueError(f"unknown search_targets {self.search_targets!r}")
+        if self.layerwise_targets not in (None, *SEARCH_TARGETS):
+            raise ValueError(f"unknown layerwise_targets {self.layerwise_targets!r}")
 
     @property
     def multiplier_in_weights(self):
