@@ -18,15 +18,15 @@ side by side:
   validation split), so a fit with a split returns the layer-wise stack.
 
 Run on validation splits of the training rows (``bench_growth.validation_split``:
-75/25, stratified, at most 10,000 rows, split seeds ``--seeds``), 100 units
-per layer, 2 and 3 hidden layers, every classification dataset; and, in a
-second table, every regressor whose 75 % of all its training rows holds
-more than 10,000 rows, with all of them (California housing and
-BNG_lowbwt): a regressor holds out its own early-stopping split only above
-10,000 rows, and without one no layer-wise stage runs and the three are
-the same fit.  Scores are validation accuracy (R^2 for the
-regressors); times are fit seconds, side by side in one run; changes are
-against ``"always"``.
+75/25, split seeds ``--seeds``), 100 units per layer, 2 and 3 hidden layers:
+every classification dataset (stratified, at most ``--rows`` rows, 10,000
+unless given); and, in a second table, every regressor whose 75 % of all
+its training rows holds more than 10,000 rows, with all of them whatever
+``--rows`` or ``--quick`` (California housing and BNG_lowbwt): a regressor
+holds out its own early-stopping split only above 10,000 rows, and without
+one no layer-wise stage runs and the three are the same fit.  Scores are
+validation accuracy (R^2 for the regressors); times are fit seconds, side
+by side in one run; changes are against ``"always"``.
 """
 
 import numpy as np
@@ -149,9 +149,12 @@ def main():
         ),
         ("Validation scores (classifiers)", table(headers, rows)),
         ("Classifiers against always", table(summary_headers, summarise(cells, depths))),
-        ("Validation R^2 (regressors with a split)", table(headers, reg_rows)),
-        ("Regressors against always", table(summary_headers, summarise(reg_cells, depths))),
     ]
+    if reg_rows:  # none where --datasets names no regressor with a split
+        sections += [
+            ("Validation R^2 (regressors with a split)", table(headers, reg_rows)),
+            ("Regressors against always", table(summary_headers, summarise(reg_cells, depths))),
+        ]
     report("full_stage", "The full-network stage of a deep fit, on validation splits", sections)
 
 

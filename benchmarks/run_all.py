@@ -33,6 +33,7 @@ SCRIPTS = [
     "bench_full_stage.py",
     "bench_stopping_score.py",
     "bench_stage_phases.py",
+    "bench_loss_or_solver.py",
     "bench_readout_path.py",
     "bench_readout_sample.py",
     "bench_readout_preconditioner.py",
