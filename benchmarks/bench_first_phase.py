@@ -1,0 +1,108 @@
+"""The first layer's hinge phase: both phases (the default) or the squared targets only.
+
+A classifier's first (or only) hidden layer is fitted in two phases
+(``SolverOptions.search_targets="then-squared"``): hidden targets from the
+hinge output update until the search's rule or early stopping's patience
+ends the phase, then from the squared output update, the searched
+objective's own.  The layer-wise stages of a deep fit already run the
+second phase only (``layerwise_targets="squared"``,
+``results/stage_phases.md``).  On krkopt every candidate of the hinge
+phase is rejected (the relaxation factors of a one-layer fit with
+``search_tol=None``: 0 for its first 11 iterations, then 2048 at the first
+squared iteration), so the phase costs iterations and buys nothing there.
+This benchmark measures, side by side, the default against one phase on the
+squared targets (``search_targets="squared"``) for the whole fit.
+
+Run on validation splits of the training rows (``bench_growth.validation_split``:
+75/25, stratified, at most ``--rows`` rows, 10,000 unless given, split seeds
+``--seeds``), 100 units per layer, 1 and 2 hidden layers, every
+classification dataset; nothing here reads a test set.  Scores are
+validation accuracy; times are fit seconds, side by side in one run;
+changes are against the default.
+"""
+
+import numpy as np
+from _common import report, table
+from bench_growth import fit, grid_arguments, validation_cells
+
+from skadmm import ADMMClassifier
+from skadmm._solver import SolverOptions
+
+VARIANTS = {"both phases (default)": "then-squared", "squared only": "squared"}
+
+
+def options(targets):
+    return lambda **kwargs: SolverOptions(**{**kwargs, "search_targets": targets})
+
+
+def main():
+    rows_cap, depths, names, seeds = grid_arguments(__doc__, "1,2", seeds=True)
+    rows, cells = [], []
+    for name, seed, depth, (Xa, Xv, ya, yv, _) in validation_cells(
+        names, rows_cap, seeds, depths, classification=True
+    ):
+        out = [
+            fit(ADMMClassifier((100,) * depth, random_state=0), Xa, ya, Xv, yv, options(v))
+            for v in VARIANTS.values()
+        ]
+        cells.append((name, depth, out))
+        row = [name, seed, depth, *[f"{o[0]:.4f}" for o in out]]
+        row += [f"{out[1][0] - out[0][0]:+.4f}"]
+        row += [f"{o[1]:.1f}" for o in out] + [o[2] for o in out]
+        print(*row, flush=True)
+        rows.append(row)
+    summary = []
+    groups = [("all", cells)] + [
+        (f"{d} hidden layer{'s' if d > 1 else ''}", [c for c in cells if c[1] == d])
+        for d in depths
+    ]
+    groups += [(n, [c for c in cells if c[0] == n]) for n in dict.fromkeys(c[0] for c in cells)]
+    for label, sel in groups:
+        d = np.array([c[2][1][0] - c[2][0][0] for c in sel])
+        ratio = sum(c[2][1][1] for c in sel) / sum(c[2][0][1] for c in sel)
+        iters = np.mean([c[2][1][2] for c in sel]) / np.mean([c[2][0][2] for c in sel])
+        summary.append(
+            [
+                label,
+                len(sel),
+                f"{d.mean():+.4f}",
+                f"{d.min():+.4f}",
+                f"{d.max():+.4f}",
+                f"{int((d > 0.005).sum())} / {int((d < -0.005).sum())}",
+                f"{ratio:.2f}",
+                f"{iters:.2f}",
+            ]
+        )
+    headers = ["dataset", "split seed", "hidden layers", *VARIANTS, "change"]
+    headers += [f"{v} s" for v in VARIANTS] + [f"{v} iterations" for v in VARIANTS]
+    sections = [
+        (
+            None,
+            f"validation splits of the training rows (75/25; at most {rows_cap} rows; split "
+            f"seeds {seeds}), 100 units per hidden layer, depths {depths}; scores are "
+            "validation accuracy; times are fit seconds in the same run; change = squared "
+            "only minus the default.",
+        ),
+        ("Validation accuracy", table(headers, rows)),
+        (
+            "Squared only against both phases",
+            table(
+                [
+                    "cells",
+                    "n",
+                    "mean change",
+                    "worst",
+                    "best",
+                    "better / worse by > 0.5 point",
+                    "time ratio (all fits' seconds)",
+                    "iterations ratio (means)",
+                ],
+                summary,
+            ),
+        ),
+    ]
+    report("first_phase", "The first layer's hinge phase, on validation splits", sections)
+
+
+if __name__ == "__main__":
+    main()
