@@ -1,15 +1,17 @@
 """The first layer's hinge phase: both phases (the default) or the squared targets only.
 
-A classifier's first (or only) hidden layer is fitted in two phases
-(``SolverOptions.search_targets="then-squared"``): hidden targets from the
+With early stopping, a classifier's first (or only) hidden layer is fitted
+in two phases (``SolverOptions.search_targets="then-squared"``): hidden targets from the
 hinge output update until the search's rule or early stopping's patience
 ends the phase, then from the squared output update, the searched
 objective's own.  The layer-wise stages of a deep fit already run the
 second phase only (``layerwise_targets="squared"``,
-``results/stage_phases.md``).  On krkopt every candidate of the hinge
-phase is rejected (the relaxation factors of a one-layer fit with
-``search_tol=None``: 0 for its first 11 iterations, then 2048 at the first
-squared iteration), so the phase costs iterations and buys nothing there.
+``results/stage_phases.md``).  In one fit on krkopt (all 22,444 training
+rows, standardised, ``random_state=0``, one hidden layer of 100 units,
+``search_tol=None``, so that early stopping's patience ends the phase)
+every candidate of the hinge phase was rejected: relaxation factor 0 for
+the first 11 iterations, then 2048 at the first squared iteration; at the
+default ``search_tol`` such a phase ends after 3 rejections.
 This benchmark measures, side by side, the default against one phase on the
 squared targets (``search_targets="squared"``) for the whole fit.
 

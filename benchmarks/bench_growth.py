@@ -88,13 +88,14 @@ def fit(model, Xa, ya, Xv, yv, options=None):
     return model.score(Xv, yv), t, model.n_iter_
 
 
-def grid_arguments(doc, depths, seeds=False):
+def grid_arguments(doc, depths, seeds=False, rows=10000):
     """The command line of the validation-split benchmarks: (rows cap, depths, datasets),
-    and with ``seeds`` the split seeds (``--seeds``, default 0,1,2; ``--quick``: 0) last."""
+    and with ``seeds`` the split seeds (``--seeds``, default 0,1,2; ``--quick``: 0) last.
+    ``rows``: the default of ``--rows`` (None: every training row); ``--quick``: 3,000."""
     p = parser(doc.splitlines()[0])
     if seeds:
         p.add_argument("--seeds", default=None, help="comma-separated split seeds (0,1,2)")
-    p.add_argument("--rows", type=int, default=10000, help="training rows per dataset (cap)")
+    p.add_argument("--rows", type=int, default=rows, help="training rows per dataset (cap)")
     p.add_argument("--depths", default=depths, help="comma-separated hidden-layer counts")
     p.add_argument("--datasets", default=None, help="comma-separated (default: all)")
     args = p.parse_args()
