@@ -23,9 +23,8 @@ validation accuracy; times are fit seconds, side by side in one run;
 changes are against the default.
 """
 
-import numpy as np
 from _common import report, table
-from bench_growth import fit, grid_arguments, validation_cells
+from bench_growth import fit, grid_arguments, pair_summary, validation_cells
 
 from skadmm import ADMMClassifier
 from skadmm._solver import SolverOptions
@@ -47,34 +46,13 @@ def main():
             fit(ADMMClassifier((100,) * depth, random_state=0), Xa, ya, Xv, yv, options(v))
             for v in VARIANTS.values()
         ]
-        cells.append((name, depth, out))
+        cells.append((name, depth, *out))
         row = [name, seed, depth, *[f"{o[0]:.4f}" for o in out]]
         row += [f"{out[1][0] - out[0][0]:+.4f}"]
         row += [f"{o[1]:.1f}" for o in out] + [o[2] for o in out]
         print(*row, flush=True)
         rows.append(row)
-    summary = []
-    groups = [("all", cells)] + [
-        (f"{d} hidden layer{'s' if d > 1 else ''}", [c for c in cells if c[1] == d])
-        for d in depths
-    ]
-    groups += [(n, [c for c in cells if c[0] == n]) for n in dict.fromkeys(c[0] for c in cells)]
-    for label, sel in groups:
-        d = np.array([c[2][1][0] - c[2][0][0] for c in sel])
-        ratio = sum(c[2][1][1] for c in sel) / sum(c[2][0][1] for c in sel)
-        iters = np.mean([c[2][1][2] for c in sel]) / np.mean([c[2][0][2] for c in sel])
-        summary.append(
-            [
-                label,
-                len(sel),
-                f"{d.mean():+.4f}",
-                f"{d.min():+.4f}",
-                f"{d.max():+.4f}",
-                f"{int((d > 0.005).sum())} / {int((d < -0.005).sum())}",
-                f"{ratio:.2f}",
-                f"{iters:.2f}",
-            ]
-        )
+    summary_headers, summary = pair_summary(cells, depths, iterations=True)
     headers = ["dataset", "split seed", "hidden layers", *VARIANTS, "change"]
     headers += [f"{v} s" for v in VARIANTS] + [f"{v} iterations" for v in VARIANTS]
     sections = [
@@ -88,19 +66,7 @@ def main():
         ("Validation accuracy", table(headers, rows)),
         (
             "Squared only against both phases",
-            table(
-                [
-                    "cells",
-                    "n",
-                    "mean change",
-                    "worst",
-                    "best",
-                    "better / worse by > 0.5 point",
-                    "time ratio (all fits' seconds)",
-                    "iterations ratio (means)",
-                ],
-                summary,
-            ),
+            table(summary_headers, summary),
         ),
     ]
     report("first_phase", "The first layer's hinge phase, on validation splits", sections)

@@ -28,6 +28,7 @@ iterations.
 import time
 import warnings
 
+import numpy as np
 from _common import maybe_rerun_without_openblas_env, parser, report, table
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -106,6 +107,37 @@ def grid_arguments(doc, depths, seeds=False, rows=10000):
     if seeds:
         out += ([int(s) for s in (args.seeds or ("0" if args.quick else "0,1,2")).split(",")],)
     return out
+
+
+def pair_summary(cells, depths, iterations=False):
+    """The summary of a two-way validation-split comparison: ``(headers, rows)``.
+
+    ``cells``: ``(name, depth, base, other)`` with ``base`` and ``other`` each
+    ``(score, seconds, iterations)``.  One row for all cells, one per depth and
+    one per dataset: the mean, worst and best change of ``other`` against
+    ``base``, the cells better / worse by more than half a point, the ratio of
+    the summed seconds and, with ``iterations``, of the mean iterations.
+    """
+    groups = [("all", cells)]
+    groups += [
+        (f"{d} hidden layer{'s' if d > 1 else ''}", [c for c in cells if c[1] == d])
+        for d in depths
+    ]
+    groups += [(n, [c for c in cells if c[0] == n]) for n in dict.fromkeys(c[0] for c in cells)]
+    rows = []
+    for label, sel in groups:
+        d = np.array([c[3][0] - c[2][0] for c in sel])
+        ratio = sum(c[3][1] for c in sel) / sum(c[2][1] for c in sel)
+        row = [label, len(sel), f"{d.mean():+.4f}", f"{d.min():+.4f}", f"{d.max():+.4f}"]
+        row += [f"{int((d > 0.005).sum())} / {int((d < -0.005).sum())}", f"{ratio:.2f}"]
+        if iterations:
+            row.append(f"{np.mean([c[3][2] for c in sel]) / np.mean([c[2][2] for c in sel]):.2f}")
+        rows.append(row)
+    headers = ["cells", "n", "mean change", "worst", "best", "better / worse by > 0.5 point"]
+    headers += ["time ratio (all fits' seconds)"]
+    if iterations:
+        headers.append("iterations ratio (means)")
+    return headers, rows
 
 
 #: the deep-network starts measured beside the default: label -> options factory

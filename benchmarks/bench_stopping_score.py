@@ -27,7 +27,7 @@ import warnings
 
 import numpy as np
 from _common import report, table
-from bench_growth import grid_arguments, validation_cells
+from bench_growth import grid_arguments, pair_summary, validation_cells
 from sklearn.exceptions import ConvergenceWarning
 
 from skadmm import ADMMClassifier
@@ -72,28 +72,7 @@ def main():
         row += [f"{other[1] / base[1]:.2f}", base[2], other[2]]
         print(*row, flush=True)
         rows.append(row)
-    summary = []
-    for label, sel in (
-        [("all", cells)]
-        + [
-            (f"{d} hidden layer{'s' if d > 1 else ''}", [c for c in cells if c[1] == d])
-            for d in depths
-        ]
-        + [(n, [c for c in cells if c[0] == n]) for n in dict.fromkeys(c[0] for c in cells)]
-    ):
-        d = np.array([c[3][0] - c[2][0] for c in sel])
-        ratio = sum(c[3][1] for c in sel) / sum(c[2][1] for c in sel)
-        summary.append(
-            [
-                label,
-                len(sel),
-                f"{d.mean():+.4f}",
-                f"{d.min():+.4f}",
-                f"{d.max():+.4f}",
-                f"{int((d > 0.005).sum())} / {int((d < -0.005).sum())}",
-                f"{ratio:.2f}",
-            ]
-        )
+    summary_headers, summary = pair_summary(cells, depths)
     headers = ["dataset", "split seed", "hidden layers", "accuracy (default)"]
     headers += ["squared error", "change", "default s", "squared error s", "time ratio"]
     headers += ["default iterations", "squared error iterations"]
@@ -108,18 +87,7 @@ def main():
         ("Validation accuracy", table(headers, rows)),
         (
             "Squared error against accuracy",
-            table(
-                [
-                    "cells",
-                    "n",
-                    "mean change",
-                    "worst",
-                    "best",
-                    "better / worse by > 0.5 point",
-                    "time ratio (all fits' seconds)",
-                ],
-                summary,
-            ),
+            table(summary_headers, summary),
         ),
     ]
     report("stopping_score", "What early stopping judges, on validation splits", sections)
