@@ -2,7 +2,8 @@
 
 The classifier's log-loss output layer is fitted by Newton-CG
 (``skadmm._readout.fit_log_loss_readout``).  Its preconditioner, one weighted
-Gram matrix of the hidden features per Newton step, is formed on every
+Gram matrix of the hidden features each time it is formed (at the first Newton
+step, then once stale), one product per chunk of rows, is formed on every
 ``s``-th row (by global index), ``s`` the largest stride that keeps at least
 ``SAMPLE_ROWS_PER_FEATURE`` rows per feature
 (``skadmm._solver._output``); the gradients and Hessian-vector products use
@@ -10,8 +11,8 @@ every row, so only the number of conjugate-gradient iterations (and the
 time) may change, not the problem solved.  This script compares 16, 32 and
 64 rows per feature and the whole rows, on every shared classification
 dataset (training rows only, 75/25 validation split as ``bench_growth.py``
-makes it, at most ``--rows`` rows: 10,000 unless given; the committed table
-used ``--rows 100000``, every training row) and on 100,000 HIGGS-shaped synthetic
+makes it, at most ``--rows`` rows: every training row unless given, as in
+the committed table) and on 100,000 HIGGS-shaped synthetic
 rows (labelled), with the default ``ADMMClassifier`` of one hidden layer
 (100 units; 300 for the synthetic set) stopped after 5 iterations: the time
 of the output layer's Newton-CG fits, Newton steps, conjugate-gradient iterations, the
@@ -62,7 +63,7 @@ def fit(Xa, ya, Xv, yv, hidden, per_feature):
 
 
 def main():
-    rows_cap, _, names = grid_arguments(__doc__, "1")
+    rows_cap, _, names = grid_arguments(__doc__, "1", rows=None)
     names = [n for n in names if DATASETS[n][1] != "regression"]
     sets = [(n, 100) for n in names] + [("higgs-shaped synthetic 100k", 300)]
     out = []

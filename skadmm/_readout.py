@@ -24,12 +24,13 @@ For the softmax it is ``H (x) Qn + alpha D (x) I``, with ``H`` that matrix
 and ``Qn`` the rows' class curvature ``sum s (diag p - p p^T)`` scaled to
 trace ``K``: the Hessian with the rows' weighting and the classes' coupling
 taken as independent (Kronecker-factored, as K-FAC factors a layer's
-curvature).  It costs one reduction of an ``(h + 1)^2`` and a ``K^2``
-matrix per Newton step, and one Cholesky factorisation of size ``h + 1``
-(binary) or two eigen-decompositions, of sizes ``h`` and ``K`` (softmax).
-Without the coupling (``H (x) I``, the mean of the diagonal blocks)
-nursery's output layer took 2.5 to 2.6 times the conjugate-gradient
-iterations and krkopt's 1.26 to 1.36 times
+curvature).  Forming it costs one reduction of an ``(h + 1)^2`` and a
+``K^2`` matrix and one Cholesky factorisation of size ``h + 1`` (binary)
+or two eigen-decompositions, of sizes ``h`` and ``K`` (softmax); it is
+formed at a fit's first Newton step and then again only once it has gone
+stale (``refresh="lazy"``).  Without the coupling (``H (x) I``, the mean
+of the diagonal blocks) nursery's output layer took 0.88 to 1.79 times the
+conjugate-gradient iterations and krkopt's 1.10 to 1.54 times
 (``benchmarks/results/readout_preconditioner.md``); the K diagonal blocks
 themselves were 2.5 to 10 times slower per fit on Fashion-MNIST features.
 On many rows it is formed on a sample of them (``curvature_rows``; the
@@ -46,9 +47,12 @@ import numpy as np
 import scipy.linalg
 
 from . import _kernels as K
+from .backends import Symmetric
 
 __all__ = [
     "PATH_TOL",
+    "STALE_CG",
+    "STALE_DECREASE",
     "ReadoutResult",
     "fit_log_loss_readout",
     "fit_readout_path",
@@ -58,6 +62,15 @@ __all__ = [
     "temperature_terms",
 ]
 
+
+#: Conjugate-gradient iterations per Newton step that never count as a stale
+#: preconditioner (:func:`fit_log_loss_readout`'s ``refresh="lazy"``): with an
+#: exact one (two classes, every row) a step takes one or two.
+STALE_CG = 4
+
+#: The decrease of the gradient's largest entry since the preconditioner was formed
+#: that makes it stale (:func:`fit_log_loss_readout`'s ``refresh="lazy"``).
+STALE_DECREASE = 10.0
 
 #: Gradient tolerance of the ridge path's points (:func:`fit_readout_path`), and the
 #: loosest the estimators solve a returned output layer to, whatever their ``tol``.
@@ -80,6 +93,8 @@ class ReadoutResult:
         Conjugate-gradient iterations (Hessian-vector products) over all steps.
     n_reductions : int
         Reductions of small matrices across the workers.
+    n_preconditioners : int
+        Preconditioners formed (see ``refresh``).
     converged : bool
         Whether the gradient test was met (else the step budget ran out, or
         no step could lower the objective at the dtype's precision).
@@ -91,6 +106,7 @@ class ReadoutResult:
     n_iter: int
     n_cg: int
     n_reductions: int
+    n_preconditioners: int
     converged: bool
 
 
@@ -140,6 +156,7 @@ def fit_log_loss_readout(
     max_cg=50,
     tol=None,
     curvature_rows=None,
+    refresh="lazy",
 ):
     """Fit the output layer to the log-loss on fixed features: Newton-CG (see the module).
 
@@ -172,18 +189,45 @@ def fit_log_loss_readout(
         :class:`~sklearn.linear_model.LogisticRegression`'s Newton solvers);
         default :func:`gradient_floor` of ``F``'s dtype.
     curvature_rows : list of slice, optional
-        Per block, the rows (a slice of it, e.g. every ``s``-th) whose
-        curvature forms the preconditioner, scaled to the whole weight
-        (default: every row).  Only the number of conjugate-gradient
-        iterations depends on it: the gradients and the Hessian-vector
-        products use every row.  Each block's part is summed as the block
-        is, so the sum is the same on any partition when the rows are
-        chosen by their global index.
+        Per block, the rows (e.g. every ``s``-th) whose curvature forms the
+        preconditioner, scaled to the whole weight (default: every row of
+        the block).  Only the number of conjugate-gradient iterations
+        depends on it: the gradients and the Hessian-vector products use
+        every row.  Each block's part is summed as the block is, so the sum
+        is the same on any partition when the rows are chosen by their
+        global index and no block's slice reaches beyond its chunk of the
+        reproducible sums (the estimators give a chunk's whole sample to its
+        first block: one product per chunk).
+    refresh : {"lazy", "every"}
+        When the preconditioner is formed: at ``"every"`` Newton step, or
+        ``"lazy"``: at the first, then again only once it has gone stale,
+        when the gradient's largest entry has fallen :data:`STALE_DECREASE`
+        times since it was formed, or the last step's conjugate gradients
+        hit their cap or took more than twice as many iterations as the
+        first step after it was formed (and more than :data:`STALE_CG`).
+        A preconditioner only decides how many conjugate-gradient iterations
+        a step takes (the products and the gradient test are exact), and
+        consecutive Newton iterates' curvature differs little, while forming
+        one costs a weighted Gram matrix of the sampled rows, its reduction
+        and a factorisation of size ``h + 1``.  Formed at every step, the
+        output layers of the shared classification datasets took 1.22 times
+        as long in geometric mean (1.05 to 1.40; the fits 1.06 times), with
+        the same validation accuracy to 0.0004
+        (``benchmarks/results/readout_preconditioner.md``).  The gradient
+        test keeps the conjugate gradients near a well-conditioned system:
+        without it, on small near-separable problems, a fit with integer
+        sample weights and one with the rows repeated as often drifted apart
+        (scikit-learn's ``check_sample_weight_equivalence_on_dense_data``
+        failed).  A conjugate-gradient breakdown with a preconditioner
+        formed at an earlier iterate forms it again before falling back to
+        the preconditioned gradient.
 
     Returns
     -------
     ReadoutResult
     """
+    if refresh not in ("lazy", "every"):
+        raise ValueError(f"refresh must be 'lazy' or 'every', got {refresh!r}")
     dtype = F.dtype
     d, n_out = F.shape[1], Y.shape[1]
     ids = range(len(blocks))
@@ -200,7 +244,7 @@ def fit_log_loss_readout(
             lambda bi: K.weight_statistics(
                 F[blocks[bi]], Y[blocks[bi]][:, :0], None if sw is None else sw[blocks[bi]]
             ),
-            [(d + 1, d + 1)],
+            [Symmetric(d + 1)],
         )
     total = float(gram[d, d])
     if tol is None:
@@ -223,6 +267,8 @@ def fit_log_loss_readout(
         def fn(bi, part=sample):
             rows = part[bi]
             p = P[rows]
+            if p.shape[0] == 0:  # e.g. a chunk's later block: its sample went to the first
+                return [np.zeros(shape) for shape in shapes]
             v = np.mean(p * (1.0 - p), axis=1)
             weight = float(p.shape[0]) if sw is None else float(np.sum(sw[rows]))
             if sw is not None:
@@ -232,7 +278,7 @@ def fit_log_loss_readout(
                 return G, np.array([weight])
             return G, np.array([weight]), K.class_curvature(p, None if sw is None else sw[rows])
 
-        shapes = [(d + 1, d + 1), (1,)] + ([(n_out, n_out)] if coupled else [])
+        shapes = [Symmetric(d + 1), (1,)] + ([Symmetric(n_out)] if coupled else [])
         H, weight, *Q = reduce(fn, shapes)
         if not weight[0] > 0:  # the sample holds no weight: every row
             H, weight, *Q = reduce(lambda bi: fn(bi, blocks), shapes)
@@ -272,7 +318,9 @@ def fit_log_loss_readout(
     theta = np.array(theta0, dtype=np.float64)
     objective, grad = evaluate(theta)
     g0 = max(float(np.abs(grad).max()), np.finfo(float).tiny)
-    n_iter = n_cg = 0
+    n_iter = n_cg = n_preconditioners = 0
+    solve, fresh_cg, last_cg, g_fresh = None, None, 0, np.inf
+    cg_cap = min(max_cg, (d + 1) * n_out)
     converged = False
     for n_iter in range(max_iter + 1):
         gmax = float(np.abs(grad).max())
@@ -284,15 +332,23 @@ def fit_log_loss_readout(
         # inexact Newton: a forcing term that shrinks with the gradient
         # gives superlinear convergence (Nocedal and Wright, section 7.1)
         forcing = min(0.5, np.sqrt(gmax / g0))
-        solve = preconditioner()
-        step, used = _conjugate_gradient(
-            hessian_product, grad, solve, forcing, min(max_cg, (d + 1) * n_out)
-        )
+        formed = solve is None or refresh == "every"
+        if formed or _stale(last_cg, fresh_cg, cg_cap, gmax, g_fresh):
+            solve, fresh_cg, g_fresh, formed = preconditioner(), None, gmax, True
+            n_preconditioners += 1
+        step, used = _conjugate_gradient(hessian_product, grad, solve, forcing, cg_cap)
         n_cg += used
+        last_cg = used
+        if fresh_cg is None:  # the first step since the preconditioner was formed
+            fresh_cg = used
         slope = float(np.sum(grad * step))
         if not (np.isfinite(slope) and slope < 0):
             # CG broke down (rounding on a near-flat direction): the preconditioned
-            # gradient is a descent direction whenever the gradient is not zero
+            # gradient is a descent direction whenever the gradient is not zero; with
+            # a preconditioner formed at this iterate, not an earlier one
+            if not formed:
+                solve, fresh_cg, g_fresh = preconditioner(), used, gmax
+                n_preconditioners += 1
             step = solve(-grad)
             slope = float(np.sum(grad * step))
             if not (np.isfinite(slope) and slope < 0):
@@ -316,7 +372,27 @@ def fit_log_loss_readout(
         n_iter=n_iter,
         n_cg=n_cg,
         n_reductions=count["reductions"],
+        n_preconditioners=n_preconditioners,
         converged=converged,
+    )
+
+
+def _stale(last_cg, fresh_cg, cg_cap, gmax, g_fresh):
+    """Whether the Newton preconditioner has gone stale (``refresh="lazy"``).
+
+    ``last_cg``: the conjugate-gradient iterations of the last Newton step
+    (``cg_cap`` at most); ``fresh_cg``: those of the first step after the
+    preconditioner was formed, at a gradient whose largest entry was
+    ``g_fresh``; ``gmax``: the gradient's largest entry now.  Stale when the
+    gradient has fallen :data:`STALE_DECREASE` times since (the iterate, and
+    with it the curvature, has moved far), or the last step hit the cap, or
+    took more than twice ``fresh_cg`` iterations and more than
+    :data:`STALE_CG`.
+    """
+    return (
+        gmax * STALE_DECREASE < g_fresh
+        or last_cg >= cg_cap
+        or last_cg > max(2 * fresh_cg, STALE_CG)
     )
 
 

@@ -189,9 +189,10 @@ def test_bytes_reduced_per_iteration_are_flat_in_rows(higgs):
         counts.append(res.bytes_reduced)
     assert counts[0] == counts[1]
     # per iteration: [a 1]^T z for layer 1 (X's Gram is reduced once, before the
-    # loop), both sums for layer 2, and 2L + 2 scalars
+    # loop), both sums for layer 2 (of the symmetric Gram matrix its upper triangle
+    # only), and 2L + 2 scalars
     # (BYTES_PER_ENTRY: the exact sums' top digit index and digits of every entry)
-    assert counts[0][0] == BYTES_PER_ENTRY * (29 * 32 + 33 * 33 + 33 * 1 + 2 * 2 + 1 + 1)
+    assert counts[0][0] == BYTES_PER_ENTRY * (29 * 32 + 33 * 34 // 2 + 33 * 1 + 2 * 2 + 1 + 1)
 
 
 def test_mpi4py_is_not_imported_by_the_package():
@@ -369,3 +370,44 @@ def test_joblib_default_early_stopping_fits_are_bitwise_those_of_serial(small_ch
             assert threads.validation_scores_ == serial.validation_scores_
             assert threads.best_validation_score_ == serial.best_validation_score_
             assert getattr(threads, "temperature_", 1) == getattr(serial, "temperature_", 1)
+
+
+@pytest.mark.parametrize("backend, n_jobs", [("serial", None), ("joblib", 2)])
+def test_symmetric_shapes_reduce_their_upper_triangle(backend, n_jobs):
+    """A Symmetric shape is summed and counted as its upper triangle and comes back
+    mirrored: the same sum as the full matrix's, symmetric to the last bit, at
+    n (n + 1) / 2 entries' bytes."""
+    from skadmm.backends import Symmetric
+
+    rng = np.random.default_rng(0)
+    A = [rng.standard_normal((50, 7)) for _ in range(6)]
+    # symmetric up to a lower triangle that must not be read
+    grams = [a.T @ a + np.tril(rng.standard_normal((7, 7)), -1) for a in A]
+    cross = [rng.standard_normal((7, 3)) for _ in A]
+    with get_backend(backend, n_jobs) as be:
+        be.blocks_per_chunk = 2
+        before = be.bytes_reduced
+        G, R = be.reduce_blocks(lambda k: (grams[k], cross[k]), range(6), [Symmetric(7), (7, 3)])
+        packed = be.bytes_reduced - before
+        before = be.bytes_reduced
+        full, R2 = be.reduce_blocks(lambda k: (grams[k], cross[k]), range(6), [(7, 7), (7, 3)])
+        unpacked = be.bytes_reduced - before
+    np.testing.assert_array_equal(G, G.T)
+    np.testing.assert_array_equal(np.triu(G), np.triu(full))
+    np.testing.assert_array_equal(R, R2)
+    upper = np.triu(sum(grams))
+    np.testing.assert_allclose(G, upper + np.triu(upper, 1).T, rtol=1e-13)
+    assert not np.allclose(full, G)  # the full sum did read the lower triangles
+    assert packed == BYTES_PER_ENTRY * (7 * 8 // 2 + 21)
+    assert unpacked == BYTES_PER_ENTRY * (49 + 21)
+
+
+def test_symmetric_shape_copies_and_pickles():
+    import copy
+    import pickle
+
+    from skadmm.backends import Symmetric
+
+    s = Symmetric(5)
+    for t in (copy.deepcopy(s), pickle.loads(pickle.dumps(s))):
+        assert isinstance(t, Symmetric) and t == (5, 5) and t.packed_size == 15

@@ -144,9 +144,11 @@ def test_newton_readout_on_a_sample_preconditioner_reaches_the_same_optimum(n_cl
         lambda t, w, gram: gram and t.shape[1] == 0 and w is not None,
     )
     assert full.converged and half.converged
-    # one curvature per Newton step and block on its 100 sampled rows (and, weighted,
-    # the Gram matrix of every block at the start)
-    assert seen.count(100) == half.n_iter * 10 and len(seen) == half.n_iter * 10 + 10 * weighted
+    # one curvature per preconditioner formed and block on its 100 sampled rows (and,
+    # weighted, the Gram matrix of every block at the start)
+    formed = half.n_preconditioners
+    assert 1 <= formed <= half.n_iter
+    assert seen.count(100) == formed * 10 and len(seen) == formed * 10 + 10 * weighted
     np.testing.assert_allclose(half.coef, full.coef, atol=1e-6)
     np.testing.assert_allclose(half.intercept, full.intercept, atol=1e-6)
     assert abs(half.objective - full.objective) <= 1e-9 * abs(full.objective)
@@ -204,8 +206,10 @@ def test_sample_preconditioner_without_weight_falls_back_to_every_row():
         F, Y, sw, lambda t, w, gram: gram and t.shape[1] == 0
     )
     assert res.converged
-    # the first Gram (every block), then per Newton step the empty sample and every row
-    assert seen.count(300) == 10 + 10 * res.n_iter and seen.count(100) == 10 * res.n_iter
+    # the first Gram (every block), then per preconditioner formed the empty sample and
+    # every row
+    formed = res.n_preconditioners
+    assert seen.count(300) == 10 + 10 * formed and seen.count(100) == 10 * formed
     np.testing.assert_allclose(res.coef, full.coef, atol=1e-6)
 
 
@@ -531,7 +535,7 @@ def test_ridge_path_keeps_the_best_and_stops_on_tol():
     def fit(ridge, theta, tol):
         calls.append((ridge, None if theta is None else float(theta[0, 0]), tol))
         # the ridge travels in .objective, and in the coefficient (to see the warm start)
-        return ReadoutResult(np.full((1, 1), ridge), np.zeros(1), ridge, 1, 1, 1, tol is None)
+        return ReadoutResult(np.full((1, 1), ridge), np.zeros(1), ridge, 1, 1, 1, 1, tol is None)
 
     def make_loss(curve):
         return lambda res: curve(res.objective)
@@ -720,3 +724,182 @@ def test_coupled_preconditioner_takes_fewer_conjugate_gradients(monkeypatch):
     assert coupled.converged and uncoupled.converged
     np.testing.assert_allclose(coupled.objective, uncoupled.objective, rtol=1e-9)
     assert coupled.n_cg < uncoupled.n_cg
+
+
+def _eight_classes():
+    F, y = _features()
+    y = 2 * y + (F[:, 0] > np.median(F[:, 0])) + 4 * (F[:, 1] > np.median(F[:, 1]))
+    return F, _indicators(y, np.unique(y))
+
+
+@pytest.mark.parametrize("n_classes", [2, 8])
+def test_lazy_preconditioner_reaches_the_same_optimum(n_classes):
+    """Forming the preconditioner only when it has gone stale (the default) changes the
+    conjugate-gradient iterations, not the optimum, and forms fewer of them."""
+    import skadmm._readout as readout
+
+    F, Y = _eight_classes()
+    if n_classes == 2:
+        F, y = _features()
+        Y = _indicators(y, np.unique(y))
+    with get_backend("serial") as be:
+        blocks = [rows for _, rows in blocks_for(0, F.shape[0], 700)]
+        theta0 = initial_readout(Y, None, be, F.shape[1])
+        every, lazy = (
+            readout.fit_log_loss_readout(F, Y, None, blocks, be, 1e-3, theta0, refresh=r)
+            for r in ("every", "lazy")
+        )
+    assert every.converged and lazy.converged
+    assert every.n_preconditioners == every.n_iter
+    assert 1 <= lazy.n_preconditioners < lazy.n_iter
+    np.testing.assert_allclose(lazy.objective, every.objective, rtol=1e-10)
+    logits = [F @ r.coef + r.intercept for r in (every, lazy)]
+    np.testing.assert_allclose(logits[1], logits[0], atol=1e-3)
+
+
+def test_lazy_preconditioner_is_formed_again_when_stale(monkeypatch):
+    """The rule: a preconditioner at the first Newton step, then again only once the
+    gradient has fallen STALE_DECREASE times since the last one, or after a step whose
+    conjugate gradients took more than twice the first step's since the last one (and
+    more than STALE_CG) or hit their cap.  From the class prior to a small ridge the
+    curvature changes a lot, so it is formed more than once, and the fit converges."""
+    import skadmm._readout as readout
+
+    events = []
+    cg, coupled = readout._conjugate_gradient, readout._coupled_preconditioner
+
+    def counted_cg(*args):
+        step, used = cg(*args)
+        events.append(("cg", used, args[-1], float(np.abs(args[1]).max())))
+        return step, used
+
+    def counted_preconditioner(*args):
+        events.append(("formed",))
+        return coupled(*args)
+
+    monkeypatch.setattr(readout, "_conjugate_gradient", counted_cg)
+    monkeypatch.setattr(readout, "_coupled_preconditioner", counted_preconditioner)
+    F, Y = _eight_classes()
+    res = _newton(F, Y, None, 1e-6)
+    assert res.converged and res.n_preconditioners > 1
+    assert sum(e[0] == "formed" for e in events) == res.n_preconditioners
+    expected, fresh, last, g_fresh = [], None, None, None
+    for e in events:
+        if e[0] != "cg":
+            continue
+        used, cap, gmax = e[1:]
+        stale = last is not None and (
+            last > max(2 * fresh, readout.STALE_CG)
+            or last >= cap
+            or gmax * readout.STALE_DECREASE < g_fresh
+        )
+        expected.append(last is None or stale)
+        if expected[-1]:
+            fresh, g_fresh = used, gmax
+        last = used
+    # per Newton step: was a preconditioner formed just before its conjugate gradients
+    formed = [i > 0 and events[i - 1][0] == "formed" for i, e in enumerate(events) if e[0] == "cg"]
+    assert formed == expected and sum(expected) == res.n_preconditioners
+
+
+def test_refresh_must_be_lazy_or_every():
+    F, y = _features(n_rows=200)
+    Y = _indicators(y, np.unique(y))
+    with get_backend("serial") as be, pytest.raises(ValueError, match="refresh"):
+        fit_log_loss_readout(
+            F, Y, None, [slice(0, 200)], be, 1.0, initial_readout(Y, None, be, 24), refresh="x"
+        )
+
+
+@pytest.mark.parametrize("offset", [0, 8192 * 3])
+def test_curvature_sample_is_one_slice_per_chunk(monkeypatch, offset):
+    """The sample is every s-th row by global index, and each chunk's whole sample goes to
+    its first block (one weighted Gram product per chunk, the same sum on any partition);
+    without enough rows to sample, every row of the chunk."""
+    from types import SimpleNamespace
+
+    from skadmm.backends import CHUNK_ROWS
+
+    with get_backend("serial") as be:
+        be.blocks_per_chunk = CHUNK_ROWS // 256
+        n = 3 * CHUNK_ROWS + 1000  # three whole chunks and a partial one
+        blocks = [rows for _, rows in blocks_for(offset, n, 256)]
+        for per_feature, stride in [(8, 0), (1000, 1)]:
+            monkeypatch.setattr(output, "SAMPLE_ROWS_PER_FEATURE", per_feature)
+            st = SimpleNamespace(backend=be, n_rows=n, blocks=blocks, offset=offset)
+            out = output._LogLossOutput(st, 1e-4, 1e-4, None)
+            sample = out.curvature_sample(101)
+            stride = stride or n // (per_feature * 101)
+            assert len(sample) == len(blocks)
+            picked = np.concatenate([np.arange(n)[s] for s in sample])
+            np.testing.assert_array_equal(
+                picked, np.arange((-offset) % stride, n, stride) if stride > 1 else np.arange(n)
+            )
+            # non-empty only at the first block of each chunk, spanning the whole chunk
+            firsts = range(0, len(blocks), be.blocks_per_chunk)
+            for k, s in enumerate(sample):
+                rows = range(n)[s]
+                assert (len(rows) > 0) == (k in firsts)
+                if k in firsts:  # the chunk's sample, from its first rows to its last
+                    chunk = blocks[k : k + be.blocks_per_chunk]
+                    assert rows[0] - chunk[0].start < stride
+                    assert chunk[-1].stop - rows[-1] <= stride
+
+
+def test_stale_rule_clauses():
+    """Each clause of the lazy refresh on its own: a tenfold fall of the gradient, a
+    truncated step, a step of more than twice the fresh one's iterations (and more than
+    STALE_CG)."""
+    from skadmm._readout import STALE_CG, STALE_DECREASE, _stale
+
+    fresh = dict(fresh_cg=3, cg_cap=50, g_fresh=1.0)
+    assert not _stale(last_cg=3, gmax=0.5, **fresh)
+    assert _stale(last_cg=3, gmax=0.99 / STALE_DECREASE, **fresh)
+    assert not _stale(last_cg=3, gmax=1.01 / STALE_DECREASE, **fresh)
+    assert _stale(last_cg=50, gmax=0.5, fresh_cg=40, cg_cap=50, g_fresh=1.0)
+    assert _stale(last_cg=7, gmax=0.5, **fresh) and not _stale(last_cg=6, gmax=0.5, **fresh)
+    low = dict(fresh_cg=1, cg_cap=50, g_fresh=1.0, gmax=0.5)
+    assert not _stale(last_cg=STALE_CG, **low) and _stale(last_cg=STALE_CG + 1, **low)
+
+
+def test_breakdown_with_an_earlier_preconditioner_forms_it_again(monkeypatch):
+    """When the conjugate gradients return no descent direction at a step whose
+    preconditioner was formed earlier, it is formed again at this iterate before the
+    preconditioned gradient is taken; the fit still converges."""
+    import skadmm._readout as readout
+
+    events, cg, plain = [], readout._conjugate_gradient, readout._preconditioner
+
+    def breaking(hessian_product, grad, solve, rtol, max_iter):
+        step, used = cg(hessian_product, grad, solve, rtol, max_iter)
+        stale = events[-1] == "evaluated"  # no preconditioner formed for this step
+        events.append("cg")
+        if stale and "broken" not in events:  # an ascent direction, once
+            events.append("broken")
+            return np.abs(step) * np.sign(grad), used
+        return step, used
+
+    def counted(*args):
+        events.append("formed")
+        return plain(*args)
+
+    terms = K.log_loss_terms
+
+    def evaluated(*args):  # the objective's evaluations (the line search's trials)
+        if events and events[-1] != "evaluated":
+            events.append("evaluated")
+        return terms(*args)
+
+    monkeypatch.setattr(readout, "_conjugate_gradient", breaking)
+    monkeypatch.setattr(readout, "_preconditioner", counted)
+    monkeypatch.setattr(K, "log_loss_terms", evaluated)
+    F, y = _features()
+    Y = _indicators(y, np.unique(y))
+    res = _newton(F, Y, None, 1e-3)
+    assert res.converged and "broken" in events
+    broken = events.index("broken")
+    # not formed by the lazy rule for that step (its conjugate gradients followed the
+    # last line search), but after the breakdown, before its line search
+    assert events[broken - 2 : broken] == ["evaluated", "cg"]
+    assert events[broken + 1 : broken + 3] == ["formed", "evaluated"]
+    assert events.count("formed") == res.n_preconditioners

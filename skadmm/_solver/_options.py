@@ -231,8 +231,9 @@ class ADMMResult:
         layer is the log-loss fit divided by ``T``.  1.0 otherwise.
     readout_reductions : int
         ``readout="log-loss"``: reductions of small matrices spent on the
-        output layer's fit: the features' Gram, per Newton step the
-        preconditioner, per objective evaluation (Armijo trials included)
+        output layer's fit: the features' Gram, per preconditioner formed
+        (lazily: :func:`~skadmm._readout.fit_log_loss_readout`'s ``refresh``)
+        one, per objective evaluation (Armijo trials included)
         and per Hessian-vector product one each, the held-out class counts
         and one per ridge of the path (its validation loss).  The class
         prior's, the temperature's (one per 1-D Newton trial) and the final

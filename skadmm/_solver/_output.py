@@ -12,6 +12,7 @@ from .._readout import (
     initial_readout,
     temperature_terms,
 )
+from ..backends import Symmetric
 from ._checks import sum_parts
 from ._state import hidden_features
 
@@ -124,7 +125,7 @@ class _LogLossOutput:
             G, _ = K.weight_statistics(features[rows], st.Y[rows][:, :0], st.weight(rows))
             return (G,)
 
-        (gram,) = st.reduce(gram_of, [(d + 1, d + 1)])
+        (gram,) = st.reduce(gram_of, [Symmetric(d + 1)])
         self.reductions += 1
         sampled = self.curvature_sample(d + 1)
 
@@ -200,26 +201,34 @@ class _LogLossOutput:
         return min(max(float(self.tol), gradient_floor(self.st.dtype)), PATH_TOL)
 
     def curvature_sample(self, width):
-        """Per block, the rows that form the Newton preconditioner (None: all of them).
+        """Per block, the rows that form the Newton preconditioner.
 
         Every ``s``-th row by global index, ``s`` the largest stride that
         leaves at least :data:`SAMPLE_ROWS_PER_FEATURE` rows per feature of
-        the output layer: a preconditioner needs the curvature's shape, not
-        its sum over every row, and the Hessian-vector products stay exact
-        (so does every Newton step to its tolerance).  A systematic sample:
-        rows sorted by class or by time are sampled evenly, and the choice
-        does not depend on the partition.  One reduction of a scalar.
+        the output layer (1, every row, where there are fewer): a
+        preconditioner needs the curvature's shape, not its sum over every
+        row, and the Hessian-vector products stay exact (so does every
+        Newton step to its tolerance).  A systematic sample: rows sorted by
+        class or by time are sampled evenly, and the choice does not depend
+        on the partition.  The whole sample of a chunk of the reproducible
+        sums (:data:`~skadmm.backends.CHUNK_ROWS`, whose blocks one worker
+        adds in order) goes to the chunk's first block and the others get
+        none, so that its weighted Gram matrix is one product per chunk
+        instead of one small product per cache-sized block.  One reduction
+        of a scalar.
         """
         st = self.st
         n_total = float(st.backend.allreduce(np.array([float(st.n_rows)]))[0])
         self.reductions += 1
-        stride = int(n_total // (SAMPLE_ROWS_PER_FEATURE * width))
-        if stride <= 1:
-            return None
+        stride = max(1, int(n_total // (SAMPLE_ROWS_PER_FEATURE * width)))
+        per = max(1, int(st.backend.blocks_per_chunk))
         out = []
-        for rows in st.blocks:
-            first = rows.start + (-(st.offset + rows.start)) % stride
-            out.append(slice(min(first, rows.stop), rows.stop, stride))
+        for k in range(0, len(st.blocks), per):
+            chunk = st.blocks[k : k + per]
+            start, stop = chunk[0].start, chunk[-1].stop
+            first = start + (-(st.offset + start)) % stride
+            out.append(slice(min(first, stop), stop, stride))
+            out.extend(slice(stop, stop) for _ in chunk[1:])
         return out
 
     def count_held_out(self, held_out, W, c):

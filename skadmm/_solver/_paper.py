@@ -11,6 +11,7 @@ output layer ``z_L`` and the multiplier (:class:`OutputUpdate`, eq. (8)).
 
 from .. import _kernels as K
 from .._activations import LOSSES
+from ..backends import Symmetric
 from ._checks import check_finite, check_sums, sqsum, wsum
 from ._rule import Rule, StepResult
 
@@ -44,7 +45,7 @@ class WeightUpdate:
             gram = self.gram0
             (cross,) = st.reduce(stats, [cross_shape])
         else:
-            gram, cross = st.reduce(stats, [(st.sizes[i] + 1,) * 2, cross_shape])
+            gram, cross = st.reduce(stats, [Symmetric(st.sizes[i] + 1), cross_shape])
         check_sums(gram, cross, i + 1, it.number)
         st.W[i], st.c[i] = K.weight_update(gram, cross, self.alpha, b, dtype=st.dtype)
         check_finite(st.W[i], "weights", i + 1, it.number)
@@ -162,7 +163,7 @@ class BackwardSweep(Rule):
         ops = [K.activation_operator(st.W[i + 1], b, g, dtype=st.dtype) for i in range(L - 1)]
         shapes = [(st.sizes[0] + 1, st.sizes[1])]
         for i in range(1, L):
-            shapes += [(st.sizes[i] + 1, st.sizes[i] + 1), (st.sizes[i] + 1, st.sizes[i + 1])]
+            shapes += [Symmetric(st.sizes[i] + 1), (st.sizes[i] + 1, st.sizes[i + 1])]
         sums = [self.gram0] + st.reduce(lambda k, rows: self._targets(k, rows, it, ops), shapes)
         for i in range(L):
             check_sums(sums[2 * i], sums[2 * i + 1], i + 1, it.number)

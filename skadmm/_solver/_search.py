@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import _kernels as K
 from .._activations import LOSSES
+from ..backends import Symmetric
 from ._checks import check_finite, check_sums, sqsum, wsum
 from ._rule import Rule, StepResult
 from ._state import hidden_features
@@ -127,7 +128,10 @@ class Search(Rule):
         super().__init__(state, options, loss)
         L = state.n_layers
         self.gram0 = gram0
-        self.readout_shapes = [(state.sizes[-2] + 1,) * 2, (state.sizes[-2] + 1, state.sizes[-1])]
+        self.readout_shapes = [
+            Symmetric(state.sizes[-2] + 1),
+            (state.sizes[-2] + 1, state.sizes[-1]),
+        ]
         # once a layer below has moved, the next layer's step is solved again on its
         # new inputs, for the same targets (kept from the targets' pass)
         self.restep = options.refresh_steps and L > 2
@@ -232,7 +236,7 @@ class Search(Rule):
             ]
         shapes = [(sizes[0] + 1, sizes[1])]
         for i in range(1, L - 1):
-            shapes += [(sizes[i] + 1, sizes[i] + 1), (sizes[i] + 1, sizes[i + 1])]
+            shapes += [Symmetric(sizes[i] + 1), (sizes[i] + 1, sizes[i + 1])]
         sums = [self.gram0] + st.reduce(lambda k, rows: self.targets(k, rows, it, ops), shapes)
         return [self.solve_step(sums[2 * i], sums[2 * i + 1], i, it) for i in range(L - 1)]
 
@@ -282,7 +286,7 @@ class Search(Rule):
             return K.weight_statistics(st.a[i][rows], shift, st.weight(rows))
 
         width = st.sizes[i] + 1
-        G, R = st.reduce(fresh, [(width, width), (width, st.sizes[i + 1])])
+        G, R = st.reduce(fresh, [Symmetric(width), (width, st.sizes[i + 1])])
         return self.solve_step(G, R, i, it, check=False)
 
     def relax(self, steps, it):

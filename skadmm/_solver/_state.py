@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _kernels as K
-from ..backends import blocks_for
+from ..backends import Symmetric, blocks_for
 
 __all__ = ["BlockSums", "Iteration", "State", "hidden_features"]
 
@@ -89,7 +89,7 @@ class State:
             G, _ = K.weight_statistics(self.X[rows], self.Y[rows][:, :0], self.weight(rows))
             return (G,)
 
-        (G,) = self.reduce(gram, [(self.sizes[0] + 1,) * 2])
+        (G,) = self.reduce(gram, [Symmetric(self.sizes[0] + 1)])
         return G
 
     def weights_sq(self):

@@ -22,6 +22,7 @@ from ._exact import BYTES_PER_ENTRY, ExactSum
 
 __all__ = [
     "BLOCK_ROWS",
+    "Symmetric",
     "CHUNK_ROWS",
     "Backend",
     "RankFailedError",
@@ -62,6 +63,50 @@ _BLOCK_BYTES = 2**20
 #: same whatever the partition.  Large enough that the exact additions cost
 #: little next to the chunk's products (measured in docs/backends.rst).
 CHUNK_ROWS = 8192
+
+
+class Symmetric(tuple):
+    """The shape ``(n, n)`` of a symmetric matrix among a reduction's ``shapes``.
+
+    :meth:`Backend.reduce_blocks` adds and moves only its upper triangle
+    (``n (n + 1) / 2`` entries instead of ``n^2``: half the bytes of a
+    Gram matrix) and returns it mirrored, symmetric to the last bit.  Only
+    the upper triangle of the arrays ``fn`` returns for it is read (a Gram
+    matrix, or one symmetric up to rounding).
+    """
+
+    def __new__(cls, n):
+        return super().__new__(cls, (int(n), int(n)))
+
+    def __getnewargs__(self):  # copy and pickle rebuild it from n
+        return (self[0],)
+
+    @property
+    def packed_size(self):
+        return self[0] * (self[0] + 1) // 2
+
+
+def _packing(shapes):
+    """Per shape: (entries reduced, pack(full array) -> vector, unpack(vector) -> array)."""
+    out = []
+    for s in shapes:
+        if isinstance(s, Symmetric):
+            upper = np.triu_indices(s[0])
+
+            def pack(a, upper=upper):
+                return a[upper]
+
+            def unpack(v, n=s[0], upper=upper):
+                m = np.empty((n, n))
+                m[upper] = v
+                m[upper[1], upper[0]] = v
+                return m
+
+            out.append((s.packed_size, pack, unpack))
+        else:
+            size = int(np.prod(s, dtype=np.int64))
+            out.append((size, np.ravel, lambda v, s=tuple(s): v.reshape(s)))
+    return out
 
 
 def chunk_rows_for(block_rows):
@@ -256,7 +301,8 @@ class Backend(ABC):
     def reduce_blocks(self, fn, blocks, shapes):
         """Sum the arrays ``fn(block)`` returns over all blocks and processes.
 
-        ``fn`` returns a tuple of arrays of the given ``shapes``.  The blocks
+        ``fn`` returns a tuple of arrays of the given ``shapes`` (a
+        :class:`Symmetric` one: only its upper triangle is reduced).  The blocks
         of one chunk (:data:`CHUNK_ROWS`) are added in float64 in block order;
         the chunks' sums are added exactly, so the result is the same on any
         number of threads or ranks.  Each worker keeps one accumulator
@@ -268,15 +314,14 @@ class Backend(ABC):
         blocks = list(blocks)
         per = max(1, int(self.blocks_per_chunk))
         chunks = [blocks[i : i + per] for i in range(0, len(blocks), per)]
-        n = sum(int(np.prod(s, dtype=np.int64)) for s in shapes)
-        acc = ExactSum(n)
-        for part in self.map_runs(_accumulate(fn, shapes, n), chunks):
+        packing = _packing(shapes)
+        acc = ExactSum(sum(size for size, _, _ in packing))
+        for part in self.map_runs(_accumulate(fn, shapes, packing), chunks):
             acc.merge(part)
         flat = self.reduce_accumulator(acc).value()
         out, pos = [], 0
-        for s in shapes:
-            size = int(np.prod(s, dtype=np.int64))
-            out.append(flat[pos : pos + size].reshape(s))
+        for size, _, unpack in packing:
+            out.append(unpack(flat[pos : pos + size]))
             pos += size
         return out
 
@@ -288,15 +333,15 @@ class Backend(ABC):
         return [fn(items)] if items else []
 
 
-def _accumulate(fn, shapes, n):
+def _accumulate(fn, shapes, packing):
     def run(chunks):
-        acc = ExactSum(n)
+        acc = ExactSum(sum(size for size, _, _ in packing))
         for chunk in chunks:
             total = [np.zeros(s) for s in shapes]
             for b in chunk:
                 for t, x in zip(total, fn(b)):
                     t += x
-            acc.add(np.concatenate([t.ravel() for t in total]))
+            acc.add(np.concatenate([pack(t) for t, (_, pack, _) in zip(total, packing)]))
         return acc
 
     return run
