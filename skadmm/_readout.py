@@ -24,8 +24,9 @@ For the softmax it is ``H (x) Qn + alpha D (x) I``, with ``H`` that matrix
 and ``Qn`` the rows' class curvature ``sum s (diag p - p p^T)`` scaled to
 trace ``K``: the Hessian with the rows' weighting and the classes' coupling
 taken as independent (Kronecker-factored, as K-FAC factors a layer's
-curvature).  Forming it costs one reduction of an ``(h + 1)^2`` and a
-``K^2`` matrix and one Cholesky factorisation of size ``h + 1`` (binary)
+curvature).  Forming it costs one reduction of a symmetric ``(h + 1) x
+(h + 1)`` and a ``K x K`` matrix (their upper triangles) and one Cholesky
+factorisation of size ``h + 1`` (binary)
 or two eigen-decompositions, of sizes ``h`` and ``K`` (softmax); it is
 formed at a fit's first Newton step and then again only once it has gone
 stale (``refresh="lazy"``).  Without the coupling (``H (x) I``, the mean
