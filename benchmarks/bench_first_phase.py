@@ -24,7 +24,7 @@ changes are against the default.
 """
 
 from _common import report, table
-from bench_growth import fit, grid_arguments, pair_summary, validation_cells
+from bench_growth import fit, grid_arguments, pair_summary, split_setting, validation_cells
 
 from skadmm import ADMMClassifier
 from skadmm._solver import SolverOptions
@@ -58,8 +58,7 @@ def main():
     sections = [
         (
             None,
-            f"validation splits of the training rows (75/25; at most {rows_cap} rows; split "
-            f"seeds {seeds}), 100 units per hidden layer, depths {depths}; scores are "
+            split_setting(rows_cap, seeds, depths) + "scores are "
             "validation accuracy; times are fit seconds in the same run; change = squared "
             "only minus the default.",
         ),

@@ -60,6 +60,14 @@ def validation_split(name, rows, seed=0):
     return Xa, Xv, ya, yv, reg
 
 
+def split_setting(rows_cap, seeds, depths):
+    """The opening words of a validation-split table's description."""
+    return (
+        f"validation splits of the training rows (75/25; at most {rows_cap} rows; split "
+        f"seeds {seeds}), 100 units per hidden layer, depths {depths}; "
+    )
+
+
 def validation_cells(names, rows_cap, seeds, depths, classification=False):
     """``(name, seed, depth, (Xa, Xv, ya, yv, reg))`` for every cell of a validation-split
     grid, each split drawn once per dataset and seed (``classification``: those only)."""

@@ -42,7 +42,7 @@ import warnings
 
 import numpy as np
 from _common import report, table
-from bench_growth import grid_arguments, validation_split
+from bench_growth import grid_arguments, split_setting, validation_split
 from sklearn.exceptions import ConvergenceWarning
 
 import skadmm._solver._search as search_module
@@ -207,8 +207,7 @@ def main():
     sections = [
         (
             None,
-            f"validation splits of the training rows (75/25; at most {rows_cap} rows; split "
-            f"seeds {seeds}), 100 units per hidden layer, depths {depths}; scores are "
+            split_setting(rows_cap, seeds, depths) + "scores are "
             "validation accuracy (R^2 for regression), in brackets the change against the "
             "default; iterations are passes over the rows (a subset pass takes one step per "
             "subset).  No times: this table chose on scores, and was run beside another "

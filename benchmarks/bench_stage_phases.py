@@ -25,7 +25,7 @@ from dataclasses import replace
 
 import numpy as np
 from _common import report, table
-from bench_growth import fit, grid_arguments, validation_cells
+from bench_growth import fit, grid_arguments, split_setting, validation_cells
 
 import skadmm._solver._grown as grown
 from skadmm import ADMMClassifier
@@ -95,8 +95,7 @@ def main():
     sections = [
         (
             None,
-            f"validation splits of the training rows (75/25; at most {rows_cap} rows; split "
-            f"seeds {seeds}), 100 units per hidden layer, depths {depths}; scores are "
+            split_setting(rows_cap, seeds, depths) + "scores are "
             "validation accuracy; times are fit seconds in the same run; changes are "
             "against both phases (the previous default).",
         ),

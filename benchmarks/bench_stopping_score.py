@@ -27,7 +27,7 @@ import warnings
 
 import numpy as np
 from _common import report, table
-from bench_growth import grid_arguments, pair_summary, validation_cells
+from bench_growth import grid_arguments, pair_summary, split_setting, validation_cells
 from sklearn.exceptions import ConvergenceWarning
 
 from skadmm import ADMMClassifier
@@ -79,8 +79,7 @@ def main():
     sections = [
         (
             None,
-            f"validation splits of the training rows (75/25; at most {rows_cap} rows; split "
-            f"seeds {seeds}), 100 units per hidden layer, depths {depths}; scores are the "
+            split_setting(rows_cap, seeds, depths) + "scores are the "
             "returned models' validation accuracy; times are fit seconds in the same run; "
             "changes are the squared-error score's minus the default's.",
         ),

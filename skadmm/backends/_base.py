@@ -11,6 +11,7 @@ exact and order-free (:mod:`skadmm.backends._exact`), so a fit is the same,
 to the last bit, on any backend and partition.
 """
 
+import functools
 from abc import ABC, abstractmethod
 
 import numpy as np
@@ -86,12 +87,18 @@ class Symmetric(tuple):
         return self[0] * (self[0] + 1) // 2
 
 
+@functools.lru_cache(maxsize=64)
+def _upper(n):
+    """The row and column indices of an ``n x n`` matrix's upper triangle (shared, read-only)."""
+    return np.triu_indices(n)
+
+
 def _packing(shapes):
     """Per shape: (entries reduced, pack(full array) -> vector, unpack(vector) -> array)."""
     out = []
     for s in shapes:
         if isinstance(s, Symmetric):
-            upper = np.triu_indices(s[0])
+            upper = _upper(s[0])
 
             def pack(a, upper=upper):
                 return a[upper]
