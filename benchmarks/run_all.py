@@ -39,6 +39,7 @@ SCRIPTS = [
     "bench_readout_sample.py",
     "bench_readout_preconditioner.py",
     "bench_communication.py",
+    "bench_threads.py",
 ]
 
 

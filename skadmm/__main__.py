@@ -24,7 +24,7 @@ from .datasets import load_higgs
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m skadmm", description=__doc__.splitlines()[0])
     parser.add_argument("--hidden", type=int, default=300, help="hidden units (default 300)")
-    parser.add_argument("--backend", default="serial", help="serial, joblib or mpi")
+    parser.add_argument("--backend", default="joblib", help="joblib (default), serial or mpi")
     parser.add_argument("--n-jobs", type=int, default=None, help="threads for backend=joblib")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -53,12 +53,19 @@ def main(argv=None):
         for i in threadpool_info()
         if i["user_api"] == "blas"
     )
+    if args.backend == "joblib":
+        from .backends._joblib import resolve_n_jobs
+
+        threads = resolve_n_jobs(args.n_jobs)
+        where = f" ({threads} thread{'s' if threads > 1 else ''})"
+    else:
+        where = f" on {size} ranks" if size > 1 else ""
     say = print if rank == 0 else (lambda *a, **k: None)
     say(f"skadmm {__version__} on Python {platform.python_version()}; BLAS: {blas}")
     say(
         f"HIGGS sample (embedded): {len(y) - len(y) // 5} train / {len(y) // 5} test rows, "
         f"{X.shape[1]} features; one hidden layer of {args.hidden} ReLU units; "
-        f"backend={args.backend}" + (f" on {size} ranks" if size > 1 else "") + "\n"
+        f"backend={args.backend}{where}\n"
     )
     if args.backend == "mpi":  # the MLP has no distributed fit
         say("(under MPI the MLPClassifier is fitted on rank 0's rows only)\n")

@@ -18,7 +18,10 @@ from skadmm.backends import (
     Backend,
     SerialBackend,
     available_backends,
+    balanced_runs,
+    block_rows_for,
     blocks_for,
+    default_threads,
     get_backend,
     partition,
     register_backend,
@@ -59,6 +62,128 @@ def test_blocks_are_aligned_on_global_rows(offset, n, rows):
         assert (offset + s.start) // rows == k == (offset + s.stop - 1) // rows
 
 
+def test_balanced_runs_split_chunks_by_their_work():
+    # the HIGGS sample's chunks (8, 8 and 1 blocks): by count one thread got 16 blocks
+    assert balanced_runs([8, 8, 1], 2) == [slice(0, 1), slice(1, 3)]
+    assert balanced_runs([1, 1, 1, 1, 1, 5], 2) == [slice(0, 5), slice(5, 6)]
+    assert balanced_runs([3], 4) == [slice(0, 1)] and balanced_runs([], 2) == []
+
+
+@given(weights=st.lists(st.integers(1, 16), max_size=40), parts=st.integers(1, 8))
+def test_balanced_runs_cover_in_order_and_balance(weights, parts):
+    runs = balanced_runs(weights, parts)
+    if not weights:
+        assert runs == []
+        return
+    assert len(runs) == min(parts, len(weights))
+    assert runs[0].start == 0 and runs[-1].stop == len(weights)
+    assert all(a.stop == b.start for a, b in zip(runs, runs[1:]))
+    assert all(r.stop > r.start for r in runs)
+    loads = [sum(weights[r]) for r in runs]
+    assert max(loads) <= sum(weights) / len(runs) + max(weights)
+
+
+def test_block_rows_follow_the_solver_arrays_not_a_wide_input():
+    assert block_rows_for([28, 300, 1], 8) == 256  # 1 MiB per 300-wide array
+    assert block_rows_for([28, 300, 1], 4) == 512
+    # Fashion-MNIST's 784 pixels, 100 hidden units: the input's width used to cut them to 128
+    assert block_rows_for([784, 100, 10], 8) == 1024
+    # the input's block (a view) at most 16 MiB, and never fewer than 64 rows
+    assert block_rows_for([4096, 100, 1], 8) == 512
+    assert block_rows_for([100_000, 100, 1], 8) == 64
+    assert block_rows_for([10, 3], 8) == 8192  # no hidden layer: the output's width
+
+
+def test_default_threads_follow_what_blas_may_use(monkeypatch):
+    from threadpoolctl import threadpool_limits
+
+    import skadmm.backends._joblib as jb
+
+    with threadpool_limits(1):
+        assert default_threads() == 1
+        with get_backend("joblib") as backend:
+            assert backend.n_jobs == 1
+    pools = [
+        {"user_api": "blas", "num_threads": 3},
+        {"user_api": "blas", "num_threads": 5},
+        {"user_api": "openmp", "num_threads": 8},
+    ]
+    monkeypatch.setattr(jb, "threadpool_info", lambda: pools)
+    assert default_threads() == 3  # the smallest BLAS pool
+    with get_backend("joblib") as backend:
+        assert backend.n_jobs == 3
+    with parallel_config(n_jobs=2), get_backend("joblib") as backend:
+        assert backend.n_jobs == 2  # joblib's configuration first
+    with get_backend("joblib", 4) as backend:
+        assert backend.n_jobs == 4
+    monkeypatch.setattr(jb, "threadpool_info", lambda: [])
+    assert default_threads() == jb.effective_n_jobs(-1)
+
+
+def test_the_default_fit_runs_on_the_default_threads(higgs, monkeypatch):
+    X, y = higgs
+    seen = []
+    original = Backend.__enter__
+
+    def spy(self):
+        out = original(self)
+        seen.append((self.name, self.n_jobs))
+        return out
+
+    monkeypatch.setattr(Backend, "__enter__", spy)
+    threads = default_threads()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ADMMClassifier(hidden_layer_sizes=(4,), max_iter=2).fit(X[:500], y[:500])
+    assert seen == [("joblib", threads)]
+
+
+def test_threads_deal_whole_chunks():
+    """A map deals chunks, as a reduction does: rows in one chunk stay on the calling
+    thread, and each chunk's blocks run on one thread."""
+    import threading
+
+    me = threading.get_ident()
+    with get_backend("joblib", 2) as backend:
+        backend.blocks_per_chunk = 4
+        seen = backend.map_blocks(lambda b: (b, threading.get_ident()), range(3))
+        assert seen == [(0, me), (1, me), (2, me)]
+        seen = backend.map_blocks(lambda b: (b, threading.get_ident()), range(9))
+        assert [b for b, _ in seen] == list(range(9))
+        owners = {}
+        for b, thread in seen:
+            owners.setdefault(b // 4, set()).add(thread)
+        assert all(len(t) == 1 for t in owners.values())
+        assert owners[0] == {me} and owners[1] == owners[2] != {me}  # chunks 4 | 4 + 1
+
+
+def test_a_thread_error_is_raised_once_every_run_has_ended():
+    import time
+
+    ended = []
+
+    def fn(run):
+        if run == [0]:
+            raise ValueError("run 0 failed")
+        time.sleep(0.2)
+        ended.append(run)
+        return run
+
+    with get_backend("joblib", 2) as backend:
+        with pytest.raises(ValueError, match="run 0 failed"):
+            backend.map_runs(fn, [0, 1])
+        assert ended == [[1]]  # no thread was still writing when the error left
+
+        def other(run):
+            if run == [1]:
+                raise KeyError("run 1 failed")
+            return run
+
+        with pytest.raises(KeyError, match="run 1 failed"):
+            backend.map_runs(other, [0, 1])
+        assert backend.map_runs(lambda run: run, [0, 1]) == [[0], [1]]  # still usable
+
+
 def test_initial_state_depends_only_on_the_global_row():
     whole = gaussian_rows(3, 1, 0, 5000, 7, np.float64)
     for cut in (1, 1023, 1024, 2500):
@@ -73,7 +198,7 @@ def test_joblib_equals_serial(higgs, n_jobs):
     params = dict(hidden_layer_sizes=(64, 16), max_iter=10, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        serial = ADMMClassifier(**params).fit(X, y)
+        serial = ADMMClassifier(backend="serial", **params).fit(X, y)
         threads = ADMMClassifier(backend="joblib", n_jobs=n_jobs, **params).fit(X, y)
     for w, w0 in zip(threads.coefs_ + threads.intercepts_, serial.coefs_ + serial.intercepts_):
         np.testing.assert_allclose(w, w0, rtol=1e-10, atol=1e-12)
@@ -94,7 +219,7 @@ def test_joblib_equals_serial_with_smooth_activation(higgs, activation, solver):
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        serial = ADMMClassifier(**params).fit(X, y)
+        serial = ADMMClassifier(backend="serial", **params).fit(X, y)
         threads = ADMMClassifier(backend="joblib", n_jobs=3, **params).fit(X, y)
     for w, w0 in zip(threads.coefs_ + threads.intercepts_, serial.coefs_ + serial.intercepts_):
         np.testing.assert_allclose(w, w0, rtol=1e-10, atol=1e-12)
@@ -282,7 +407,7 @@ def test_joblib_fits_are_bitwise_those_of_serial(small_chunks, solver, hidden):
     """32 blocks, 30 iterations, tol=0: 1 to 4 jobs split the chunks differently, and
     the exact sums make every split give the serial model to the last bit."""
     X, y = invariance_data()
-    serial = invariance_fit(X, y, solver, hidden)
+    serial = invariance_fit(X, y, solver, hidden, backend="serial")
     assert serial.n_iter_ == 30 or serial.converged_
     for n_jobs in (1, 2, 3, 4):
         threads = invariance_fit(X, y, solver, hidden, backend="joblib", n_jobs=n_jobs)
@@ -298,7 +423,7 @@ def test_joblib_is_bitwise_serial_with_the_default_chunks():
     kw = dict(hidden_layer_sizes=(64,), max_iter=30, tol=0, early_stopping=False, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        serial = ADMMClassifier(**kw).fit(X, y)
+        serial = ADMMClassifier(backend="serial", **kw).fit(X, y)
         threads = ADMMClassifier(backend="joblib", n_jobs=4, **kw).fit(X, y)
     for w, w0 in zip(threads.coefs_ + threads.intercepts_, serial.coefs_ + serial.intercepts_):
         np.testing.assert_array_equal(w, w0)
@@ -359,7 +484,7 @@ def test_joblib_default_early_stopping_fits_are_bitwise_those_of_serial(small_ch
         y = X[:, 0] * X[:, 1] + np.sin(X[:, 2])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        serial = Est(**kw).fit(X, y)
+        serial = Est(backend="serial", **kw).fit(X, y)
         assert serial.do_early_stopping_
         for n_jobs in (1, 2, 3):
             threads = Est(backend="joblib", n_jobs=n_jobs, **kw).fit(X, y)

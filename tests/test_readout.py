@@ -182,7 +182,7 @@ def test_sampled_preconditioner_is_the_same_on_every_backend(monkeypatch, n_jobs
     kw = dict(hidden_layer_sizes=(24,), max_iter=8, tol=0, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        gold = ADMMClassifier(**kw).fit(X, y)
+        gold = ADMMClassifier(backend="serial", **kw).fit(X, y)
         threads = ADMMClassifier(backend="joblib", n_jobs=n_jobs, **kw).fit(X, y)
     for w, w0 in zip(threads.coefs_ + threads.intercepts_, gold.coefs_ + gold.intercepts_):
         np.testing.assert_array_equal(w, w0)

@@ -10,12 +10,13 @@ from ._base import (
     Backend,
     RankFailedError,
     Symmetric,
+    balanced_runs,
     block_rows_for,
     blocks_for,
     chunk_rows_for,
     partition,
 )
-from ._joblib import JoblibBackend
+from ._joblib import JoblibBackend, default_threads
 from ._serial import SerialBackend
 
 __all__ = [
@@ -24,12 +25,14 @@ __all__ = [
     "Backend",
     "RankFailedError",
     "Symmetric",
+    "balanced_runs",
     "block_rows_for",
     "JoblibBackend",
     "SerialBackend",
     "available_backends",
     "blocks_for",
     "chunk_rows_for",
+    "default_threads",
     "get_backend",
     "partition",
     "register_backend",

@@ -27,6 +27,7 @@ __all__ = [
     "CHUNK_ROWS",
     "Backend",
     "RankFailedError",
+    "balanced_runs",
     "block_rows_for",
     "blocks_for",
     "chunk_rows_for",
@@ -54,6 +55,15 @@ BLOCK_ROWS = 1024
 #: allocator instead of being page-faulted in afresh, large enough for
 #: efficient BLAS calls.
 _BLOCK_BYTES = 2**20
+
+#: Most bytes of the input's block (a read-only view of ``X``): an input
+#: wider than the hidden layers no longer shrinks the blocks to its own
+#: width.  Sized by the input's width too, Fashion-MNIST's 784 pixels cut
+#: the blocks of a 100-unit network to 128 rows, whose products with ``X``
+#: ran at a fraction of BLAS's speed: the default fit took 26.5 s serially and
+#: 22.5 s on two threads, against 21.1 s and 14.0 s with 1,024-row blocks
+#: (validation split of the training rows, ``benchmarks/results/threads.md``).
+_INPUT_BLOCK_BYTES = 2**24
 
 #: Fewest rows of a *chunk*, the unit of the reproducible sums: the blocks of
 #: a chunk (global rows ``[k * c, (k + 1) * c)`` with ``c = max(block rows,
@@ -122,12 +132,22 @@ def chunk_rows_for(block_rows):
 
 
 def block_rows_for(widths, itemsize):
-    """Rows per compute block for layers of these widths (a power of two, 64..8192).
+    """Rows per compute block for a network of these widths (a power of two, 64..8192).
 
-    Depends only on the widths and the dtype, which every worker shares, so
-    every worker cuts the global rows at the same places.
+    ``widths`` is ``[n_in, hidden..., n_out]``.  The solver's own per-sample
+    arrays, one per layer after the input, aim at :data:`_BLOCK_BYTES`; the
+    input's block, a view of ``X`` that the solver only reads, at most at
+    :data:`_INPUT_BLOCK_BYTES`.  Depends only on the widths and the dtype,
+    which every worker shares, so every worker cuts the global rows at the
+    same places.
     """
-    rows = _BLOCK_BYTES // (max(widths) * int(itemsize))
+    widths = [int(w) for w in widths]
+    itemsize = int(itemsize)
+    own = max(widths[1:]) if len(widths) > 1 else widths[0]
+    rows = min(
+        _BLOCK_BYTES // (max(own, 1) * itemsize),
+        _INPUT_BLOCK_BYTES // (max(widths[0], 1) * itemsize),
+    )
     rows = 1 << max(int(rows).bit_length() - 1, 0)
     return int(min(max(rows, 64), 8192))
 
@@ -160,6 +180,42 @@ def partition(n_rows, n_parts, part):
     q, r = divmod(n_rows, n_parts)
     start = part * q + min(part, r)
     return slice(start, start + q + (part < r))
+
+
+def balanced_runs(weights, n_parts):
+    """Contiguous runs of items with about equal total ``weights``, at most ``n_parts``.
+
+    Run ``k`` ends where the weights' running total comes nearest to ``(k +
+    1) / n_parts`` of the whole, every run keeping at least one item.  A
+    thread's share of a reduction is whole chunks, and a chunk is 8 blocks or
+    fewer (the last one of the rows): split by count, the 16,777 rows of the
+    HIGGS sample (chunks of 8, 8 and 1 blocks of 1,024 rows) would give one
+    thread 16 blocks and the other one.
+
+    Returns
+    -------
+    runs : list of slice
+        Non-empty, in order, covering ``range(len(weights))``.
+    """
+    w = np.asarray(weights, dtype=float)
+    n_items = len(w)
+    n = max(1, min(int(n_parts), n_items))
+    if n_items == 0:
+        return []
+    total = np.cumsum(w)
+    cuts, start = [], 0
+    for k in range(1, n):
+        target = total[-1] * k / n
+        # the end of run k - 1: leave an item for each of the n - k runs after it
+        lo, hi = start + 1, n_items - (n - k)
+        end = int(np.searchsorted(total, target, side="left")) + 1
+        end = min(max(end, lo), hi)
+        if end > lo and abs(total[end - 2] - target) <= abs(total[end - 1] - target):
+            end -= 1
+        cuts.append(end)
+        start = end
+    bounds = [0, *cuts, n_items]
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def blocks_for(offset, n_local, block_rows=BLOCK_ROWS):
@@ -323,7 +379,8 @@ class Backend(ABC):
         chunks = [blocks[i : i + per] for i in range(0, len(blocks), per)]
         packing = _packing(shapes)
         acc = ExactSum(sum(size for size, _, _ in packing))
-        for part in self.map_runs(_accumulate(fn, shapes, packing), chunks):
+        runs = self.map_runs(_accumulate(fn, shapes, packing), chunks, [len(c) for c in chunks])
+        for part in runs:
             acc.merge(part)
         flat = self.reduce_accumulator(acc).value()
         out, pos = [], 0
@@ -332,10 +389,13 @@ class Backend(ABC):
             pos += size
         return out
 
-    def map_runs(self, fn, items):
+    def map_runs(self, fn, items, weights=None):
         """Call ``fn(run)`` on contiguous runs of ``items``, one run per worker.
 
-        The default is one run of all items; threaded backends split them.
+        ``weights`` (one per item, e.g. its blocks) is the work of each item,
+        for a threaded backend to balance its runs by
+        (:func:`balanced_runs`).  The default is one run of all items;
+        threaded backends split them.
         """
         return [fn(items)] if items else []
 

@@ -6,10 +6,12 @@ __all__ = ["SerialBackend"]
 
 
 class SerialBackend(Backend):
-    """Process all blocks one after another in the calling thread.
+    """Process all blocks one after another in the calling thread: one core.
 
-    BLAS may still use several threads inside each matrix product (as
-    configured by the user, e.g. with :func:`threadpoolctl.threadpool_limits`).
+    BLAS is limited to one thread too, as in every backend (see
+    :class:`~skadmm.backends.Backend`): the blocks' products are too small
+    for its threads to pay.  The model is the default backend's
+    (``"joblib"``, threads over the blocks) to the last bit.
     """
 
     name = "serial"
