@@ -160,14 +160,15 @@ def iteration_cost_fit(X, y, hidden, iters, solver="admm", **params):
     return clf
 
 
-def timed_default_classifier(X, y, depth, width=100):
+def timed_default_classifier(X, y, depth, width=100, **params):
     """The default ``ADMMClassifier`` with ``depth`` hidden layers of ``width`` units
-    fitted on ``(X, y)`` (warnings silenced); returns it and the fit's wall time."""
+    (``params``: other parameters, e.g. ``backend``) fitted on ``(X, y)`` (warnings
+    silenced); returns it and the fit's wall time."""
     import warnings
 
     from skadmm import ADMMClassifier
 
-    model = ADMMClassifier(hidden_layer_sizes=(width,) * depth, random_state=0)
+    model = ADMMClassifier(hidden_layer_sizes=(width,) * depth, random_state=0, **params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         t = time.perf_counter()

@@ -30,7 +30,7 @@ def per_iteration(n, width, iters, solver="admm"):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((n, D))
     y = (X[:, 0] + X[:, 1] ** 2 > 1).astype(int)
-    return iteration_cost_fit(X, y, (width,), iters, solver).iteration_time_
+    return iteration_cost_fit(X, y, (width,), iters, solver, backend="serial").iteration_time_
 
 
 def main():

@@ -63,7 +63,7 @@ def fit(Xa, ya, Xv, yv, depth, config):
             H, alpha, gram
         )
     try:
-        m, t = timed_default_classifier(Xa, ya, depth)
+        m, t = timed_default_classifier(Xa, ya, depth, backend="serial")
     finally:
         output.fit_log_loss_readout = readout.fit_log_loss_readout
         readout._coupled_preconditioner = coupled

@@ -3,22 +3,29 @@
 The default backend is ``"joblib"`` with ``n_jobs=None``: threads over runs
 of row blocks, as many as BLAS may use (``skadmm.backends.default_threads``:
 the cores here), dispatched by a pool alive for the whole fit.  Before, the
-default was ``"serial"``: one thread, since the solver's cache-sized
-blocks make BLAS products too small for BLAS's own threads to pay (a fit
-took the same time with one BLAS thread or two, measured on a9a and MAGIC
-while choosing this), so a default fit used one core.  Every sum is
-reproducible, so the three configurations below fit the same model to the
-last bit; the table checks it (the predictions of the validation rows) and
-times them:
+default was ``"serial"``: one thread, and every backend limits BLAS to one
+thread per worker (the solver's cache-sized blocks make its products too
+small for BLAS's own threads to pay: docs/backends.rst), so a default fit
+used one core.  Every sum is reproducible, so the first four
+configurations below fit the same model to the last bit; the table checks
+it (the predictions of the validation rows) and times them:
 
 * ``serial``: ``backend="serial"`` (the previous default);
 * ``joblib.Parallel``: the previous ``"joblib"`` backend's dispatch, an
   entered :class:`joblib.Parallel` called once per map or reduction, with
   its runs split by item count, a map's items being blocks (monkeypatched
   here, nothing else changed);
+* ``maps by blocks``: the default's pool, but a map (a pass without a sum)
+  deals blocks by count instead of whole chunks;
 * ``default``: the estimator's defaults (a :class:`ThreadPoolExecutor`;
   maps and reductions alike deal whole chunks, balanced by their blocks,
-  ``skadmm.backends.balanced_runs``).
+  ``skadmm.backends.balanced_runs``);
+* ``input-width blocks``: the default, with the compute blocks sized by the
+  input's width too (the previous ``block_rows_for``: 1 MiB for the widest
+  of all layers, the input included).  Only where the input is wider than
+  every hidden layer are the blocks other than the default's (here
+  Fashion-MNIST: 128 rows instead of 1,024), and there the model differs in
+  its rounding (its predictions are not compared).
 
 First, the cost of one dispatch of two trivial tasks on two threads.  Then,
 on every shared dataset, as ``bench_growth.py`` splits it (75/25 of the
@@ -38,11 +45,14 @@ from _common import report, table
 from bench_growth import grid_arguments, validation_split
 from joblib import Parallel, delayed
 
+import skadmm._solver._network as network
+import skadmm.backends._base as bb
 import skadmm.backends._joblib as jb
 from skadmm import ADMMClassifier, ADMMRegressor
 from skadmm.backends import partition
 
-CONFIGS = ("serial", "joblib.Parallel", "default")
+CONFIGS = ("serial", "joblib.Parallel", "maps by blocks", "default", "input-width blocks")
+SAME_MODEL = CONFIGS[:4]
 
 
 def dispatch_cost(n_threads, calls=500):
@@ -82,7 +92,7 @@ def _parallel_exit(self, *exc):
     return _EXIT(self, *exc)
 
 
-def _parallel_map_runs(self, fn, items, weights=None):
+def _parallel_map_runs(self, fn, items):
     """The previous dispatch: the fit's entered joblib.Parallel, runs split by item count."""
     items = list(items)
     n = min(self.n_jobs, len(items))
@@ -98,10 +108,27 @@ def _parallel_map_blocks(self, fn, blocks):
     return [r for run in runs for r in run]
 
 
+def _pool_map_blocks(self, fn, blocks):
+    """A map on the default's pool, its blocks (not chunks) split by count."""
+    runs = _MAP_RUNS(self, lambda run: [fn(b) for b in run], list(blocks))
+    return [r for run in runs for r in run]
+
+
+def _input_width_block_rows(widths, itemsize):
+    """The previous ``block_rows_for``: 1 MiB for the widest layer, the input included."""
+    rows = bb._BLOCK_BYTES // (max(widths) * int(itemsize))
+    rows = 1 << max(int(rows).bit_length() - 1, 0)
+    return int(min(max(rows, 64), 8192))
+
+
 def fit(Est, Xa, ya, depth, config):
     kw = dict(hidden_layer_sizes=(100,) * depth, random_state=0)
     if config == "serial":
         kw["backend"] = "serial"
+    if config == "maps by blocks":
+        jb.JoblibBackend.map_blocks = _pool_map_blocks
+    if config == "input-width blocks":
+        network.block_rows_for = _input_width_block_rows
     if config == "joblib.Parallel":
         jb.JoblibBackend.__enter__ = _parallel_enter
         jb.JoblibBackend.__exit__ = _parallel_exit
@@ -114,6 +141,7 @@ def fit(Est, Xa, ya, depth, config):
             model = Est(**kw).fit(Xa, ya)
             return model, time.perf_counter() - t
     finally:
+        network.block_rows_for = bb.block_rows_for
         jb.JoblibBackend.__enter__, jb.JoblibBackend.__exit__ = _ENTER, _EXIT
         jb.JoblibBackend.map_runs, jb.JoblibBackend.map_blocks = _MAP_RUNS, _MAP_BLOCKS
 
@@ -122,7 +150,8 @@ def main():
     rows_cap, depths, names = grid_arguments(__doc__, "1,2", rows=None)
     threads = jb.resolve_n_jobs(None)
     joblib_us, pool_us = dispatch_cost(max(2, threads))
-    rows, ratios = [], {c: [] for c in CONFIGS[:2]}
+    others = [c for c in CONFIGS if c != "default"]
+    rows, ratios = [], {c: [] for c in others}
     for name in names:
         Xa, Xv, ya, yv, reg = validation_split(name, rows_cap)
         Est = ADMMRegressor if reg else ADMMClassifier
@@ -130,7 +159,7 @@ def main():
         for depth in depths:
             cells = {c: fit(Est, Xa, ya, depth, c) for c in CONFIGS}
             reference = cells["default"][0].predict(Xv)
-            same = all(np.array_equal(m.predict(Xv), reference) for m, _ in cells.values())
+            same = all(np.array_equal(cells[c][0].predict(Xv), reference) for c in SAME_MODEL)
             score = cells["default"][0].score(Xv, yv)
             t = {c: cells[c][1] for c in CONFIGS}
             print(name, depth, {c: round(v, 2) for c, v in t.items()}, same, flush=True)
@@ -139,10 +168,7 @@ def main():
             rows.append(
                 [name, depth, len(ya), f"{score:.4f}", "yes" if same else "NO"]
                 + [f"{t[c]:.2f}" for c in CONFIGS]
-                + [
-                    f"{t['serial'] / t['default']:.2f}",
-                    f"{t['joblib.Parallel'] / t['default']:.2f}",
-                ]
+                + [f"{t[c] / t['default']:.2f}" for c in others]
                 + [cells["default"][0].n_iter_]
             )
     summary = []
@@ -158,7 +184,8 @@ def main():
             f"default threads here: {threads} (cores: {os.cpu_count()}); validation splits of "
             f"the training rows (75/25, seed 0; rows cap: {rows_cap or 'none'}), 100 units per "
             "hidden layer, the default ADMMClassifier / ADMMRegressor; seconds are fit times "
-            "in the same run; same = the three fits predict the validation rows identically.",
+            "in the same run; same = the serial, joblib.Parallel, maps-by-blocks and default fits "
+            "predict the validation rows identically.",
         ),
         (
             f"One dispatch of {max(2, threads)} trivial tasks",
@@ -179,7 +206,8 @@ def main():
             table(
                 ["dataset", "hidden layers", "train rows", "validation score", "same"]
                 + [f"{c} s" for c in CONFIGS]
-                + ["serial / default", "joblib.Parallel / default", "iterations"],
+                + [f"{c} / default" for c in others]
+                + ["iterations"],
                 rows,
             ),
         ),

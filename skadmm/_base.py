@@ -128,7 +128,12 @@ class BaseADMM(CallbackMixin, BaseEstimator, ABC):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "backend": [str],
-        "n_jobs": [None, Integral],
+        # 0 threads mean nothing (joblib's rule): None, a count, or -1 for all cores
+        "n_jobs": [
+            None,
+            Interval(Integral, 1, None, closed="left"),
+            Interval(Integral, None, -1, closed="right"),
+        ],
         "callback": [None, callable],
     }
 

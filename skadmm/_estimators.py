@@ -199,20 +199,22 @@ _COMMON_PARAMS = """
 
     n_jobs : int, default=None
         Threads for ``backend="joblib"``; ``-1``: all cores.  ``None``: the
-        ``n_jobs`` of :func:`joblib.parallel_config` where it sets one,
-        else as many threads as BLAS may use
+        ``n_jobs`` of :func:`joblib.parallel_config` where it sets one, else
+        as many threads as BLAS may use
         (:func:`skadmm.backends.default_threads`: the cores, unless
         ``OMP_NUM_THREADS``, :func:`threadpoolctl.threadpool_limits` or a
-        joblib worker of ``GridSearchCV(n_jobs=k)`` limits them), as
-        scikit-learn's OpenMP estimators do.  The solver's products are
-        block-sized, too small for BLAS's own threads to pay, so on one
-        thread (``backend="serial"``, the previous default) a fit uses one
-        core.  Threads take whole chunks of 8,192 rows: on two threads the
-        default fits of the shared datasets whose training rows span
-        several chunks ran 1.04 to 1.68 times faster than serially
-        (geometric mean 1.36), and those within one chunk ran as serially,
-        on the calling thread (validation splits, 1 and 2 hidden layers:
-        ``benchmarks/results/threads.md``).
+        loky worker of ``GridSearchCV(n_jobs=k)`` limits them, shared among
+        the MPI ranks of a node), as scikit-learn's OpenMP estimators do;
+        one thread for a fit inside another running fit or started off the
+        main thread (``skadmm.backends._joblib.resolve_n_jobs``).  The
+        solver's products are block-sized, too small for BLAS's own threads
+        to pay, so on one thread (``backend="serial"``, the previous
+        default) a fit uses one core.  Threads take whole chunks of 8,192
+        rows: on two threads the default fits of the shared datasets whose
+        training rows span several chunks ran 1.07-1.69 times faster
+        than serially (geometric mean 1.39), and those within one chunk ran
+        as serially, on the calling thread (validation splits, 1 and 2
+        hidden layers: ``benchmarks/results/threads.md``).
 
     callback : callable, default=None
         ``callback(iteration, info)`` is called after every iteration with a

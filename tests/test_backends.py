@@ -81,6 +81,14 @@ def test_balanced_runs_cover_in_order_and_balance(weights, parts):
     assert all(r.stop > r.start for r in runs)
     loads = [sum(weights[r]) for r in runs]
     assert max(loads) <= sum(weights) / len(runs) + max(weights)
+    # every cut is the one nearest its share of the total, among those that leave an
+    # item to each run
+    total, n = np.cumsum(weights), len(runs)
+    for k, run in enumerate(runs[:-1], start=1):
+        target = total[-1] * k / n
+        allowed = range(run.start + 1, len(weights) - (n - k) + 1)
+        best = min(abs(total[e - 1] - target) for e in allowed)
+        assert abs(total[run.stop - 1] - target) == best
 
 
 def test_block_rows_follow_the_solver_arrays_not_a_wide_input():
@@ -121,6 +129,8 @@ def test_default_threads_follow_what_blas_may_use(monkeypatch):
 
 
 def test_the_default_fit_runs_on_the_default_threads(higgs, monkeypatch):
+    import skadmm.backends._joblib as jb
+
     X, y = higgs
     seen = []
     original = Backend.__enter__
@@ -131,11 +141,93 @@ def test_the_default_fit_runs_on_the_default_threads(higgs, monkeypatch):
         return out
 
     monkeypatch.setattr(Backend, "__enter__", spy)
-    threads = default_threads()
+    monkeypatch.setattr(jb, "threadpool_info", lambda: [{"user_api": "blas", "num_threads": 3}])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         ADMMClassifier(hidden_layer_sizes=(4,), max_iter=2).fit(X[:500], y[:500])
-    assert seen == [("joblib", threads)]
+    assert seen == [("joblib", 3)]
+
+
+def test_the_default_fit_is_bitwise_the_serial_fit(small_chunks, monkeypatch):
+    """The default (three threads here) over the chunks of 128 rows of 2,048 rows, with
+    its early-stopping split: the serial model, to the last bit."""
+    import skadmm.backends._joblib as jb
+
+    monkeypatch.setattr(jb, "threadpool_info", lambda: [{"user_api": "blas", "num_threads": 3}])
+    X, y = invariance_data()
+    kw = dict(hidden_layer_sizes=(16,), max_iter=10, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        serial = ADMMClassifier(backend="serial", **kw).fit(X, y)
+        default = ADMMClassifier(**kw).fit(X, y)
+    for w, w0 in zip(default.coefs_ + default.intercepts_, serial.coefs_ + serial.intercepts_):
+        np.testing.assert_array_equal(w, w0)
+    assert default.validation_scores_ == serial.validation_scores_
+
+
+def test_a_fit_inside_a_fit_or_off_the_main_thread_runs_on_one_thread(monkeypatch):
+    """The cores are taken: nested and side-by-side fits get one thread each, and the
+    process's BLAS limit is restored by the last fit to leave, whatever the order."""
+    import threading
+
+    import skadmm.backends._joblib as jb
+
+    monkeypatch.setattr(jb, "threadpool_info", lambda: [{"user_api": "blas", "num_threads": 3}])
+    before = {i["filepath"]: i["num_threads"] for i in threadpool_info()}
+    outer, inner = get_backend("joblib"), get_backend("joblib")
+    outer.__enter__()
+    assert outer.n_jobs == 3
+    inner.__enter__()
+    assert inner.n_jobs == 1
+    outer.__exit__(None, None, None)  # the first to enter leaves first
+    assert all(i["num_threads"] == 1 for i in threadpool_info() if i["user_api"] == "blas")
+    inner.__exit__(None, None, None)
+    assert {i["filepath"]: i["num_threads"] for i in threadpool_info()} == before
+    got = []
+
+    def fit_in_a_thread():
+        with get_backend("joblib") as backend:
+            got.append(backend.n_jobs)
+
+    thread = threading.Thread(target=fit_in_a_thread)
+    thread.start()
+    thread.join()
+    assert got == [1]
+
+
+def test_the_threads_are_shared_among_the_ranks_of_a_node(monkeypatch):
+    import skadmm.backends._joblib as jb
+
+    monkeypatch.setattr(jb, "threadpool_info", lambda: [{"user_api": "blas", "num_threads": 4}])
+    for name in ("MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE", "MV2_COMM_WORLD_LOCAL_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    assert default_threads() == 4
+    monkeypatch.setenv("MPI_LOCALNRANKS", "2")  # MPICH's Hydra
+    assert default_threads() == 2
+    monkeypatch.setenv("MPI_LOCALNRANKS", "8")
+    assert default_threads() == 1
+    monkeypatch.delenv("MPI_LOCALNRANKS")
+    monkeypatch.setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "3")  # Open MPI
+    assert default_threads() == 1
+
+
+def test_n_jobs_values(higgs):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    import skadmm.backends._joblib as jb
+
+    X, y = higgs
+    with pytest.raises(InvalidParameterError, match="n_jobs"):
+        ADMMClassifier(n_jobs=0, max_iter=1).fit(X[:200], y[:200])
+    with pytest.raises(ValueError, match="n_jobs == 0"):
+        get_backend("joblib", 0).__enter__()
+    with get_backend("joblib", -1) as backend:
+        assert backend.n_jobs == jb.effective_n_jobs(-1)
+    backend = get_backend("joblib", 2)
+    with backend:
+        assert backend.map_runs(lambda run: run, [0, 1]) == [[0], [1]]
+    with pytest.raises(RuntimeError, match="entered"):
+        backend.map_runs(lambda run: run, [0, 1])
 
 
 def test_threads_deal_whole_chunks():

@@ -11,7 +11,10 @@ exact and order-free (:mod:`skadmm.backends._exact`), so a fit is the same,
 to the last bit, on any backend and partition.
 """
 
+import bisect
 import functools
+import itertools
+import threading
 from abc import ABC, abstractmethod
 
 import numpy as np
@@ -33,6 +36,17 @@ __all__ = [
     "chunk_rows_for",
     "partition",
 ]
+
+
+#: The backends entered in this process (fits running now, in any thread) and the
+#: BLAS limit they hold together (see :meth:`Backend.__enter__`).
+_ACTIVE = {"backends": 0, "limits": None}
+_ACTIVE_LOCK = threading.RLock()
+
+
+def active_backends():
+    """How many backends are entered in this process now (fits running, in any thread)."""
+    return _ACTIVE["backends"]
 
 
 class RankFailedError(RuntimeError):
@@ -60,9 +74,9 @@ _BLOCK_BYTES = 2**20
 #: wider than the hidden layers no longer shrinks the blocks to its own
 #: width.  Sized by the input's width too, Fashion-MNIST's 784 pixels cut
 #: the blocks of a 100-unit network to 128 rows, whose products with ``X``
-#: ran at a fraction of BLAS's speed: the default fit took 26.5 s serially and
-#: 22.5 s on two threads, against 21.1 s and 14.0 s with 1,024-row blocks
-#: (validation split of the training rows, ``benchmarks/results/threads.md``).
+#: ran at a fraction of BLAS's speed: the default fits took 1.58 and 1.39
+#: times as long as with 1,024-row blocks (validation split of the training
+#: rows, 1 and 2 hidden layers, ``benchmarks/results/threads.md``).
 _INPUT_BLOCK_BYTES = 2**24
 
 #: Fewest rows of a *chunk*, the unit of the reproducible sums: the blocks of
@@ -187,29 +201,27 @@ def balanced_runs(weights, n_parts):
 
     Run ``k`` ends where the weights' running total comes nearest to ``(k +
     1) / n_parts`` of the whole, every run keeping at least one item.  A
-    thread's share of a reduction is whole chunks, and a chunk is 8 blocks or
-    fewer (the last one of the rows): split by count, the 16,777 rows of the
-    HIGGS sample (chunks of 8, 8 and 1 blocks of 1,024 rows) would give one
-    thread 16 blocks and the other one.
+    thread's share of a pass is whole chunks, and the last chunk of the rows
+    may hold a single block: split by count, chunks of 8, 8 and 1 blocks
+    (16,385 to 17,408 rows of 1,024-row blocks) would give one thread 16
+    blocks and the other one; by weight they are split 8 against 9.
 
     Returns
     -------
     runs : list of slice
         Non-empty, in order, covering ``range(len(weights))``.
     """
-    w = np.asarray(weights, dtype=float)
-    n_items = len(w)
+    total = list(itertools.accumulate(float(w) for w in weights))  # tiny: plain Python
+    n_items = len(total)
     n = max(1, min(int(n_parts), n_items))
     if n_items == 0:
         return []
-    total = np.cumsum(w)
     cuts, start = [], 0
     for k in range(1, n):
         target = total[-1] * k / n
         # the end of run k - 1: leave an item for each of the n - k runs after it
         lo, hi = start + 1, n_items - (n - k)
-        end = int(np.searchsorted(total, target, side="left")) + 1
-        end = min(max(end, lo), hi)
+        end = min(max(bisect.bisect_left(total, target) + 1, lo), hi)
         if end > lo and abs(total[end - 2] - target) <= abs(total[end - 1] - target):
             end -= 1
         cuts.append(end)
@@ -260,7 +272,10 @@ class Backend(ABC):
     :class:`~skadmm.backends.RankFailedError` and the mpi backend).
 
     While entered, BLAS is limited (with :mod:`threadpoolctl`) to
-    :attr:`blas_threads` threads per worker, 1 by default: the solver works
+    :attr:`blas_threads` threads per worker, 1 by default (the limit is the
+    process's: the first backend entered sets it and the last one to leave
+    restores it, so fits running at once in threads of one process, or a
+    fit inside another, never leave it lowered): the solver works
     on cache-sized blocks of rows, whose matrix products are too small for
     BLAS threads to pay (measured on the HIGGS sample, 300 hidden units:
     0.27 s per iteration with 2 BLAS threads, 0.12 s with 1).  Parallelism
@@ -283,13 +298,21 @@ class Backend(ABC):
     def __enter__(self):
         if get_config()["tune_allocator"]:
             tune_allocator()
-        self._limits = threadpool_limits(limits=self.blas_threads, user_api="blas")
+        with _ACTIVE_LOCK:
+            if _ACTIVE["backends"] == 0:
+                _ACTIVE["limits"] = threadpool_limits(limits=self.blas_threads, user_api="blas")
+            _ACTIVE["backends"] += 1
+        self._limits = True
         return self
 
     def __exit__(self, *exc):
         if self._limits is not None:
-            self._limits.restore_original_limits()
             self._limits = None
+            with _ACTIVE_LOCK:
+                _ACTIVE["backends"] -= 1
+                if _ACTIVE["backends"] == 0:
+                    _ACTIVE["limits"].restore_original_limits()
+                    _ACTIVE["limits"] = None
         return False
 
     @property
@@ -379,8 +402,7 @@ class Backend(ABC):
         chunks = [blocks[i : i + per] for i in range(0, len(blocks), per)]
         packing = _packing(shapes)
         acc = ExactSum(sum(size for size, _, _ in packing))
-        runs = self.map_runs(_accumulate(fn, shapes, packing), chunks, [len(c) for c in chunks])
-        for part in runs:
+        for part in self.map_runs(_accumulate(fn, shapes, packing), chunks):
             acc.merge(part)
         flat = self.reduce_accumulator(acc).value()
         out, pos = [], 0
@@ -389,13 +411,12 @@ class Backend(ABC):
             pos += size
         return out
 
-    def map_runs(self, fn, items, weights=None):
+    def map_runs(self, fn, items):
         """Call ``fn(run)`` on contiguous runs of ``items``, one run per worker.
 
-        ``weights`` (one per item, e.g. its blocks) is the work of each item,
-        for a threaded backend to balance its runs by
-        (:func:`balanced_runs`).  The default is one run of all items;
-        threaded backends split them.
+        The default is one run of all items; threaded backends split them
+        (the joblib backend balances runs of chunks by their blocks,
+        :func:`balanced_runs`).
         """
         return [fn(items)] if items else []
 
