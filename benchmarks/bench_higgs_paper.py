@@ -22,9 +22,9 @@ models = {
     "ADMM solver=paper (Alg. 1, paper settings)": ADMMClassifier(
         (300,), solver="paper", max_iter=30, early_stopping=False, random_state=0
     ),
-    "ADMM solver=admm (default)": ADMMClassifier((300,), random_state=0),
-    "ADMM default, joblib n_jobs=2": ADMMClassifier(
-        (300,), random_state=0, backend="joblib", n_jobs=2
+    "ADMM solver=admm (default: threads)": ADMMClassifier((300,), random_state=0),
+    "ADMM default on one thread (backend='serial')": ADMMClassifier(
+        (300,), random_state=0, backend="serial"
     ),
     "MLPClassifier(300), adam": MLPClassifier((300,), random_state=0),
     "MLPClassifier(300), early_stopping": MLPClassifier(
