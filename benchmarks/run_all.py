@@ -40,6 +40,7 @@ SCRIPTS = [
     "bench_readout_preconditioner.py",
     "bench_communication.py",
     "bench_threads.py",
+    "bench_one_chunk.py",
 ]
 
 

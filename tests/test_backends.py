@@ -563,6 +563,66 @@ def test_exact_sums_mark_non_finite_entries():
     assert out[0] == 3.0 and np.isnan(out[1]) and np.isnan(out[2])
 
 
+def _one_chunk_terms(rng, n_blocks):
+    """Blocks of 4 x 4 terms across float64's range, with -0.0, an inf and a NaN."""
+    exponents = rng.integers(-320, 300, size=(n_blocks, 4, 4))
+    terms = [rng.standard_normal((4, 4)) * 10.0 ** exponents[b] for b in range(n_blocks)]
+    if n_blocks:
+        terms[0][0, :] = -0.0  # a sum of -0.0 comes back as 0.0 from the digits
+        terms[0][1, 1], terms[-1][2, 2] = np.inf, np.nan
+        terms[0][3, 3], terms[-1][3, 3] = 1e300, 1e300  # the float64 sum overflows: NaN
+    return terms
+
+
+@pytest.mark.parametrize("n_blocks", [0, 1, 2, 3])
+def test_one_chunk_is_bitwise_the_exact_sum(n_blocks):
+    """All rows one chunk on one process: reduce_blocks returns the chunk's float64 sum
+    without the digits, bitwise what the digits give (signed zeros and non-finite
+    entries included, a Symmetric shape too), counted as the same reduction."""
+    from skadmm.backends import Symmetric
+
+    for seed in range(20):
+        terms = _one_chunk_terms(np.random.default_rng([n_blocks, seed]), n_blocks)
+        for shapes in ([(4, 4)], [Symmetric(4)]):
+            got, counts = [], []
+            for path in ("_one_chunk", "_exact_chunks"):
+                with get_backend("serial") as be:
+                    be.blocks_per_chunk = 4
+                    calls = []
+                    real = getattr(be, path)
+                    be._one_chunk = lambda *a, real=real: calls.append(1) or real(*a)
+                    got.append(be.reduce_blocks(lambda b: (terms[b],), range(n_blocks), shapes)[0])
+                    counts.append((be.n_allreduce, be.bytes_reduced))
+                    assert calls == [1]
+            one, exact = got
+            np.testing.assert_array_equal(one, exact)
+            np.testing.assert_array_equal(np.signbit(one), np.signbit(exact))
+            assert counts[0] == counts[1]
+
+
+@pytest.mark.parametrize("backend, n_jobs", [("serial", None), ("joblib", 2)])
+def test_only_one_chunk_on_one_process_skips_the_digits(backend, n_jobs, monkeypatch):
+    """Two chunks, or one chunk on a process of several, go through the digits."""
+    taken = []
+    real = Backend._one_chunk
+    monkeypatch.setattr(
+        Backend, "_one_chunk", lambda self, *a: taken.append("one") or real(self, *a)
+    )
+    terms = [np.full((2, 2), float(k)) for k in range(4)]
+    with get_backend(backend, n_jobs) as be:
+        be.blocks_per_chunk = 4
+        be.reduce_blocks(lambda b: (terms[b],), range(4), [(2, 2)])
+        assert taken == ["one"]
+        be.blocks_per_chunk = 2
+        (out,) = be.reduce_blocks(lambda b: (terms[b],), range(4), [(2, 2)])
+        assert taken == ["one"]
+        be.blocks_per_chunk, be.size = 4, 2  # as a rank of two would
+        be.reduce_blocks(lambda b: (terms[b],), range(4), [(2, 2)])
+        be.size = 1
+        assert taken == ["one"]
+    np.testing.assert_array_equal(out, np.full((2, 2), 6.0))
+
+
 @pytest.mark.parametrize("Est", [ADMMClassifier, ADMMRegressor])
 def test_joblib_default_early_stopping_fits_are_bitwise_those_of_serial(small_chunks, Est):
     """early_stopping on (the classifier's default "auto"; the regressor's True): the split
