@@ -206,7 +206,7 @@ _COMMON_PARAMS = """
         loky worker of ``GridSearchCV(n_jobs=k)`` limits them, shared among
         the MPI ranks of a node), as scikit-learn's OpenMP estimators do;
         one thread for a fit inside another running fit or started off the
-        main thread (``skadmm.backends._joblib.resolve_n_jobs``).  The
+        main thread (a nested or side-by-side fit finds the cores taken).  The
         solver's products are block-sized, too small for BLAS's own threads
         to pay, so on one thread (``backend="serial"``, the previous
         default) a fit uses one core.  Threads take whole chunks of 8,192

@@ -395,16 +395,17 @@ class Backend(ABC):
         (memory independent of the number of blocks); the processes combine
         theirs with one max- and one int64 sum-reduction whose size depends
         on the layer widths, never on the number of rows.  A process with no
-        rows contributes zeros.  Where all rows are one chunk on one
-        process, the chunk's float64 sum is returned as the exact sum would
-        be, without its digits (:meth:`_one_chunk`: bitwise the same).
+        rows contributes zeros.  Where all rows are one chunk of a backend
+        that is not ``distributed``, the chunk's float64 sum is returned as
+        the exact sum would be, without its digits (:meth:`_one_chunk`:
+        bitwise the same).
         """
         blocks = list(blocks)
         per = max(1, int(self.blocks_per_chunk))
         chunks = [blocks[i : i + per] for i in range(0, len(blocks), per)]
         packing = _packing(shapes)
         n = sum(size for size, _, _ in packing)
-        if self.size == 1 and len(chunks) <= 1:
+        if not self.distributed and len(chunks) <= 1:
             flat = self._one_chunk(fn, chunks, shapes, packing, n)
         else:
             flat = self._exact_chunks(fn, chunks, shapes, packing, n)
@@ -423,29 +424,33 @@ class Backend(ABC):
         return self.reduce_accumulator(acc).value()
 
     def _one_chunk(self, fn, chunks, shapes, packing, n):
-        """:meth:`_exact_chunks` where all rows of all processes are one chunk.
+        """:meth:`_exact_chunks` where all rows are one chunk of one process.
 
-        The exact sum of one float64 term is that term (an
+        Only for a backend that is not ``distributed``: a distributed one
+        (MPI on any number of ranks, or one of your own) always combines
+        its processes' accumulators (:meth:`reduce_accumulator`), whatever
+        its ``size``.  The exact sum of one float64 term is that term (an
         :class:`~skadmm.backends._exact.ExactSum` holds any one float64
         exactly: its 3 digits of 32 bits span more than a float64's
         exponent-aligned 53), so the chunk's float64 sum is the result, with
-        what :meth:`ExactSum.value` makes of it: ``-0.0`` as ``0.0``, a
-        non-finite entry as NaN.  Bitwise the exact path's, without its
-        digits, which on small problems cost as much as the products (the
-        default fits of the shared sets whose rows are one chunk took 0.75
-        to 0.97 of the exact path's time, geometric mean 0.90:
-        ``benchmarks/results/one_chunk.md``).
-        Counted as one reduction of ``n`` entries, as the exact path is.
+        what :meth:`ExactSum.value` makes of it: a non-finite entry as NaN
+        (the chunk's sum starts from ``+0.0``, so it is never ``-0.0``).
+        Bitwise the exact path's, without its digits, which on small
+        problems cost as much as the products (the default fits of the
+        shared sets whose rows are one chunk took 0.77 to 0.96 of the exact
+        path's time, geometric mean 0.90, same weights:
+        ``benchmarks/results/one_chunk.md``).  Counted as one reduction of
+        ``n`` entries, as the exact path is.
         """
         self.n_allreduce += 1
         self.bytes_reduced += n * BYTES_PER_ENTRY
-        flat = np.zeros(n)
-        if chunks:
-            total = [np.zeros(s) for s in shapes]
-            for b in chunks[0]:
-                for t, x in zip(total, fn(b)):
-                    t += x
-            flat += np.concatenate([pack(t) for t, (_, pack, _) in zip(total, packing)])
+        if not chunks:
+            return np.zeros(n)
+        total = [np.zeros(s) for s in shapes]
+        for b in chunks[0]:
+            for t, x in zip(total, fn(b)):
+                t += x
+        flat = np.concatenate([pack(t) for t, (_, pack, _) in zip(total, packing)])
         flat[~np.isfinite(flat)] = np.nan
         return flat
 
