@@ -292,7 +292,7 @@ class Backend(ABC):
         self.size = 1
         self.bytes_reduced = 0
         self.n_allreduce = 0
-        self._limits = None
+        self._entered = False
         self.blocks_per_chunk = 1
 
     def __enter__(self):
@@ -302,12 +302,12 @@ class Backend(ABC):
             if _ACTIVE["backends"] == 0:
                 _ACTIVE["limits"] = threadpool_limits(limits=self.blas_threads, user_api="blas")
             _ACTIVE["backends"] += 1
-        self._limits = True
+        self._entered = True
         return self
 
     def __exit__(self, *exc):
-        if self._limits is not None:
-            self._limits = None
+        if self._entered:
+            self._entered = False
             with _ACTIVE_LOCK:
                 _ACTIVE["backends"] -= 1
                 if _ACTIVE["backends"] == 0:
@@ -446,11 +446,7 @@ class Backend(ABC):
         self.bytes_reduced += n * BYTES_PER_ENTRY
         if not chunks:
             return np.zeros(n)
-        total = [np.zeros(s) for s in shapes]
-        for b in chunks[0]:
-            for t, x in zip(total, fn(b)):
-                t += x
-        flat = np.concatenate([pack(t) for t, (_, pack, _) in zip(total, packing)])
+        flat = _chunk_sum(fn, chunks[0], shapes, packing)
         flat[~np.isfinite(flat)] = np.nan
         return flat
 
@@ -464,15 +460,20 @@ class Backend(ABC):
         return [fn(items)] if items else []
 
 
+def _chunk_sum(fn, chunk, shapes, packing):
+    """One chunk's float64 sum of ``fn(block)`` over its blocks, in block order, packed flat."""
+    total = [np.zeros(s) for s in shapes]
+    for b in chunk:
+        for t, x in zip(total, fn(b)):
+            t += x
+    return np.concatenate([pack(t) for t, (_, pack, _) in zip(total, packing)])
+
+
 def _accumulate(fn, shapes, packing):
     def run(chunks):
         acc = ExactSum(sum(size for size, _, _ in packing))
         for chunk in chunks:
-            total = [np.zeros(s) for s in shapes]
-            for b in chunk:
-                for t, x in zip(total, fn(b)):
-                    t += x
-            acc.add(np.concatenate([pack(t) for t, (_, pack, _) in zip(total, packing)]))
+            acc.add(_chunk_sum(fn, chunk, shapes, packing))
         return acc
 
     return run
