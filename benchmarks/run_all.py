@@ -34,6 +34,7 @@ SCRIPTS = [
     "bench_stopping_score.py",
     "bench_stage_phases.py",
     "bench_loss_or_solver.py",
+    "bench_depth_limit.py",
     "bench_first_phase.py",
     "bench_readout_path.py",
     "bench_readout_sample.py",

@@ -1,0 +1,200 @@
+"""What the default's deep gaps are made of: layer-wise training, or full batches.
+
+With a validation split the default fits a deep network layer by layer
+(the user guide's "Deep networks grow from one hidden layer"): the first
+hidden layer as a one-hidden-layer network, then each further layer as the
+one hidden layer of a network on the fixed layers below it.  Where it stays
+more than a point behind ``MLPClassifier`` / ``MLPRegressor`` of the same
+depth (``results/accuracy.md``: krkopt, nursery, California housing), this
+script asks two questions on validation splits of the training rows
+(``bench_growth.validation_split``: 75/25, stratified for classification,
+split seed 0, every training row unless ``--rows`` caps them; 100 units per
+hidden layer):
+
+1. *Is it the layer-wise scheme?*  Backprop given what a layer-wise stage is
+   given: the hidden features of the default fitted with one layer fewer,
+   frozen (standardised on the training rows), and on them one hidden layer
+   of 100 units fitted by the MLP of the same kind (``early_stopping=True``)
+   and by the default.  If backprop on the frozen layers does no better than
+   the default's own layer-wise stage, the gap is the scheme's (the layers
+   below were fitted for a linear output, not for the layers above), and
+   only training every layer together closes it.
+2. *Can a full-batch method train every layer together in the MLP's time?*
+   The same network fitted end to end by backprop with exact full-batch
+   gradients and quasi-Newton curvature (``solver="lbfgs"``, no early
+   stopping) for ``max_iter`` 50, 100, 200, 400 (stopping once it is within
+   a point of Adam): its validation score and its time against Adam's
+   (``solver="adam"``, the MLP default, ``early_stopping=True``).  An
+   iteration of the default's search, like an L-BFGS iteration, makes one
+   update of each layer per pass over the rows.
+
+Scores are validation accuracy (R^2 for regression), "train" the score on
+the 75 %; seconds are fit times in this one run (run it alone).  Nothing
+here chooses a default.
+"""
+
+import time
+import warnings
+
+import numpy as np
+from _common import report, table
+from bench_growth import grid_arguments, validation_split
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.preprocessing import StandardScaler
+
+from skadmm import ADMMClassifier, ADMMRegressor
+from skadmm.datasets import DATASETS as ALL
+
+DEFAULT_SETS = ("krkopt", "nursery", "california_housing", "magic", "optdigits")
+BUDGETS = (50, 100, 200, 400)
+
+
+def fitted(model, Xa, ya, Xv, yv):
+    """``(train score, validation score, seconds)`` of ``model`` fitted on ``(Xa, ya)``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        t = time.perf_counter()
+        model.fit(Xa, ya)
+        t = time.perf_counter() - t
+    return model.score(Xa, ya), model.score(Xv, yv), t
+
+
+def hidden_features(model, X):
+    """The last hidden layer's activations of a fitted ReLU network."""
+    for W, c in zip(model.coefs_[:-1], model.intercepts_[:-1]):
+        X = np.maximum(X @ W + c, 0.0)
+    return X
+
+
+def cell(name, depth, Xa, ya, Xv, yv, reg):
+    """One (dataset, depth) cell: the scores and seconds of every fit, by label."""
+    MLP = MLPRegressor if reg else MLPClassifier
+    ADMM = ADMMRegressor if reg else ADMMClassifier
+    hidden = (100,) * depth
+    out = {
+        "default": fitted(ADMM(hidden, random_state=0), Xa, ya, Xv, yv),
+        "MLP adam": fitted(
+            MLP(hidden_layer_sizes=hidden, early_stopping=True, random_state=0), Xa, ya, Xv, yv
+        ),
+    }
+    below = ADMM((100,) * (depth - 1), random_state=0)
+    out["default, one layer fewer"] = fitted(below, Xa, ya, Xv, yv)
+    sc = StandardScaler().fit(hidden_features(below, Xa))
+    Fa, Fv = sc.transform(hidden_features(below, Xa)), sc.transform(hidden_features(below, Xv))
+    frozen = MLP(hidden_layer_sizes=(100,), early_stopping=True, random_state=0)
+    out["MLP on the frozen layers"] = fitted(frozen, Fa, ya, Fv, yv)
+    out["default on the frozen layers"] = fitted(ADMM((100,), random_state=0), Fa, ya, Fv, yv)
+    target = out["MLP adam"][1] - 0.01
+    out["lbfgs"] = []
+    for budget in BUDGETS:
+        lbfgs = MLP(hidden_layer_sizes=hidden, solver="lbfgs", max_iter=budget, random_state=0)
+        out["lbfgs"].append((budget,) + fitted(lbfgs, Xa, ya, Xv, yv))
+        print(name, depth, "lbfgs", out["lbfgs"][-1], flush=True)
+        if out["lbfgs"][-1][2] >= target:
+            break
+    return out
+
+
+LAYERWISE = (
+    "default",
+    "default, one layer fewer",
+    "MLP on the frozen layers",
+    "default on the frozen layers",
+    "MLP adam",
+)
+
+
+def main():
+    rows_cap, depths, names = grid_arguments(__doc__, "2,3,4", rows=None)
+    if names == list(ALL):  # no --datasets: where the default misses, and two where not
+        names = list(DEFAULT_SETS)
+    first, second, lbfgs_rows = [], [], []
+    for name in names:
+        Xa, Xv, ya, yv, reg = validation_split(name, rows_cap)
+        for depth in depths:
+            out = cell(name, depth, Xa, ya, Xv, yv, reg)
+            row = [name, depth]
+            for k in LAYERWISE:
+                row += [f"{out[k][0]:.4f}", f"{out[k][1]:.4f}"]
+            gap = out["default"][1] - out["MLP adam"][1]
+            frozen_gap = out["MLP on the frozen layers"][1] - out["default"][1]
+            row += [f"{gap:+.4f}", f"{frozen_gap:+.4f}"]
+            print(*row, flush=True)
+            first.append(row)
+            adam_s, adam_v = out["MLP adam"][2], out["MLP adam"][1]
+            reached = [b for b in out["lbfgs"] if b[2] >= adam_v - 0.01]
+            second.append(
+                [name, depth, f"{adam_v:.4f}", f"{adam_s:.1f}"]
+                + [f"{out['default'][1]:.4f}", f"{out['default'][2] / adam_s:.2f}"]
+                + [f"{out['lbfgs'][-1][2]:.4f}", out["lbfgs"][-1][0]]
+                + (
+                    [reached[0][0], f"{reached[0][3] / adam_s:.2f}"]
+                    if reached
+                    else [f"not within {BUDGETS[-1]}", ""]
+                )
+            )
+            for budget, tr, va, s in out["lbfgs"]:
+                lbfgs_rows.append(
+                    [name, depth, budget, f"{tr:.4f}", f"{va:.4f}", f"{va - adam_v:+.4f}"]
+                    + [f"{s:.1f}", f"{s / adam_s:.2f}"]
+                )
+    headers = ["dataset", "hidden layers"]
+    for k in LAYERWISE:
+        headers += [f"{k} train", f"{k} validation"]
+    headers += ["default - MLP adam", "MLP on the frozen layers - default"]
+    sections = [
+        (
+            None,
+            "validation splits of the training rows (75/25, stratified for classification, "
+            "split seed 0; "
+            f"{'all rows' if rows_cap is None else f'at most {rows_cap} rows'}), 100 units "
+            f"per hidden layer, depths {depths}; scores are accuracy (R^2 for regression), "
+            "'train' on the 75 %, 'validation' on the 25 %; the frozen layers are the hidden "
+            "layers of 'default, one layer fewer', standardised, with one hidden layer of "
+            "100 units fitted on them; seconds are fit times in this one run.",
+        ),
+        (
+            "1. Backprop on the frozen lower layers (the layer-wise scheme's limit)",
+            table(headers, first),
+        ),
+        (
+            "2. Every layer at once with full batches: L-BFGS against Adam",
+            table(
+                [
+                    "dataset",
+                    "hidden layers",
+                    "MLP adam validation",
+                    "MLP adam s",
+                    "default validation",
+                    "default s / adam s",
+                    "lbfgs validation, last budget",
+                    "last budget",
+                    "lbfgs budget within a point of adam",
+                    "its s / adam s",
+                ],
+                second,
+            ),
+        ),
+        (
+            "Every L-BFGS fit",
+            table(
+                [
+                    "dataset",
+                    "hidden layers",
+                    "max_iter",
+                    "train",
+                    "validation",
+                    "- adam",
+                    "s",
+                    "s / adam s",
+                ],
+                lbfgs_rows,
+            ),
+        ),
+    ]
+    report("depth_limit", "Deep gaps: the layer-wise scheme, or full batches", sections)
+
+
+if __name__ == "__main__":
+    main()
