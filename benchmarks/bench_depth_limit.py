@@ -14,7 +14,7 @@ hidden layer), by default on those three sets and on MAGIC and optdigits,
 where it does not fall behind (``--datasets`` names others).  Every ADMM
 fit here is the default estimator with ``early_stopping=True`` (what
 ``"auto"`` gives these sets with all their rows; set so that a ``--rows``
-cap below 13,334 rows still fits layer by layer):
+cap of at most 13,334 rows still fits layer by layer):
 
 1. *How much does a better top stage buy?*  The hidden features of the
    default fitted with one layer fewer, frozen and standardised on the
@@ -41,10 +41,12 @@ cap below 13,334 rows still fits layer by layer):
    the default's own iteration on every layer at once, given time
    (``LONGER``): the full-network stage after the layer-wise ones
    (``SolverOptions.full_stage="always"``, which the default runs only
-   without a validation split), the search's own stopping rule off
-   (``search_tol=0``), 50 iterations of early-stopping patience, at most
-   400 iterations in all, which its stages share: where they run out, the
-   full network gets few of them or none ("its iterations" = 400).
+   without a validation split), the search's own rule ending a phase only
+   on a stall (``search_tol=0``: three iterations in a row that lower its
+   objective by nothing), 50 iterations of early-stopping patience, both in
+   every stage, at most 400 iterations in all, which its stages share:
+   where they run out, the full network gets few of them or none ("its
+   iterations" = 400).
 
 Scores are validation accuracy (R^2 for regression), "train" the score on
 the 75 %; seconds are fit times in this one run (run it alone).  Nothing
@@ -67,8 +69,9 @@ from skadmm import ADMMClassifier, ADMMRegressor
 from skadmm._solver import SolverOptions
 
 #: The default's own iteration on every layer at once, given time: the full-network
-#: stage after the layer-wise ones (``full_stage="always"``), the search's own stopping
-#: rule off, 50 iterations of early-stopping patience, at most 400 iterations.
+#: stage after the layer-wise ones (``full_stage="always"``), the search's own rule
+#: ending a phase only on a stall (``search_tol=0``), 50 iterations of early-stopping
+#: patience, at most 400 iterations shared by the stages.
 LONGER = dict(early_stopping=True, search_tol=0.0, n_iter_no_change=50, max_iter=400)
 
 
