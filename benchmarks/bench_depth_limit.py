@@ -54,17 +54,13 @@ here reads a test set or chooses a default.
 """
 
 import sys
-import time
-import warnings
 
 import numpy as np
 from _common import report, table
-from bench_growth import grid_arguments, validation_split
-from sklearn.exceptions import ConvergenceWarning
+from bench_growth import fit, grid_arguments, validation_split
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.preprocessing import StandardScaler
 
-import skadmm._base as base
 from skadmm import ADMMClassifier, ADMMRegressor
 from skadmm._solver import SolverOptions
 
@@ -83,14 +79,11 @@ DEFAULT_SETS = ("krkopt", "nursery", "california_housing", "magic", "optdigits")
 BUDGETS = (50, 100, 200, 400)
 
 
-def fitted(model, Xa, ya, Xv, yv):
-    """``(train score, validation score, seconds)`` of ``model`` fitted on ``(Xa, ya)``."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        t = time.perf_counter()
-        model.fit(Xa, ya)
-        t = time.perf_counter() - t
-    return model.score(Xa, ya), model.score(Xv, yv), t
+def fitted(model, Xa, ya, Xv, yv, options=None):
+    """``(train score, validation score, seconds)`` of ``model`` fitted on ``(Xa, ya)``
+    (``bench_growth.fit``: ``options`` in place of the estimators' ``SolverOptions``)."""
+    validation, seconds, _ = fit(model, Xa, ya, Xv, yv, options)
+    return model.score(Xa, ya), validation, seconds
 
 
 def hidden_features(model, X):
@@ -120,13 +113,11 @@ def cell(name, depth, Xa, ya, Xv, yv, reg):
     out["MLP on the frozen layers"] = fitted(frozen, Fa, ya, Fv, yv)
     on_frozen = ADMM((100,), early_stopping=True, random_state=0)
     out["default on the frozen layers"] = fitted(on_frozen, Fa, ya, Fv, yv)
-    base.SolverOptions = full_stage_always
-    try:
-        longer = ADMM(hidden, random_state=0, **LONGER)
-        out["default longer, then every layer at once"] = fitted(longer, Xa, ya, Xv, yv)
-        out["longer iterations"] = longer.n_iter_
-    finally:
-        base.SolverOptions = SolverOptions
+    longer = ADMM(hidden, random_state=0, **LONGER)
+    out["default longer, then every layer at once"] = fitted(
+        longer, Xa, ya, Xv, yv, full_stage_always
+    )
+    out["longer iterations"] = longer.n_iter_
     target = out["MLP adam"][1] - 0.01
     out["lbfgs"] = []
     for budget in BUDGETS:
