@@ -667,7 +667,7 @@ def test_relaxed_solver_keeps_weights_bounded_where_inputs_are_constant(higgs_sm
     assert np.all(np.isfinite(clf.coefs_[0]))
 
 
-def _search_fit(X, Y, hidden, loss, max_iter, **options):
+def _search_fit(X, Y, hidden, loss, max_iter, activation="relu", **options):
     """admm_fit of the search, serial, tol=0, without the heavy ball unless asked (the
     plain search slows down and stalls sooner on these small problems)."""
     from skadmm._activations import ACTIVATIONS
@@ -680,7 +680,7 @@ def _search_fit(X, Y, hidden, loss, max_iter, **options):
             X,
             Y,
             hidden_layer_sizes=hidden,
-            activation=ACTIVATIONS["relu"],
+            activation=ACTIVATIONS[activation],
             loss=loss,
             options=SolverOptions(
                 max_iter=max_iter, tol=0, variant="search", init="forward", **options
@@ -688,6 +688,62 @@ def _search_fit(X, Y, hidden, loss, max_iter, **options):
             backend=backend,
             seed=0,
         )
+
+
+def test_a_rejected_step_switches_the_layer_to_targets_within_the_pieces(higgs_small, monkeypatch):
+    """local_targets="after-rejection" (the default): a layer whose step, fitted to the
+    global eq. (7), is rejected gets its next step from eq. (7) within each unit's
+    piece, at the same factors; a rejected step of that form shrinks the factors and
+    goes back to the global form.  "never" and "always" keep one form and shrink at
+    every rejection, as the default does for activations without pieces to jump
+    between.  The targets the back sweep gets are the layer's form."""
+    from skadmm._solver import SolverOptions
+    from skadmm._solver import _search as search_module
+    from skadmm._solver import _state as state_module
+
+    X, y = higgs_small
+    swept = []  # the local flags of every back sweep (3,000 rows: one block an iteration)
+    original_sweep = state_module.State.back_sweep
+
+    def sweep(self, *args, local=False, **kwargs):
+        swept.append(list(local))
+        yield from original_sweep(self, *args, local=local, **kwargs)
+
+    monkeypatch.setattr(state_module.State, "back_sweep", sweep)
+    monkeypatch.setattr(search_module.Search, "best_candidate", lambda self, *a: None)
+    omegas = []
+    original_layer = search_module.Search.search_layer
+
+    def layer(self, i, steps, previous):
+        omegas.append((list(self.search.local), self.search.omega[i]))
+        return original_layer(self, i, steps, previous)
+
+    monkeypatch.setattr(search_module.Search, "search_layer", layer)
+    Y = y.astype(float)[:, None]
+    _search_fit(X, Y, [8], "squared", 5, slow_tol=None)
+    shrink, start = SolverOptions().relaxation_shrink, SolverOptions().relaxation_start
+    assert SolverOptions().local_targets == "after-rejection"
+    assert omegas == [
+        ([False], start),
+        ([True], start),
+        ([False], start * shrink),
+        ([True], start * shrink),
+        ([False], start * shrink**2),
+    ]
+    assert swept == [flags for flags, _ in omegas]
+    for mode, flag in (("never", False), ("always", True)):
+        omegas.clear()
+        swept.clear()
+        _search_fit(X, Y, [8], "squared", 3, slow_tol=None, local_targets=mode)
+        assert omegas == [([flag], start * shrink**k) for k in range(3)]
+        assert swept == [[flag]] * 3
+    # where eq. (7) has no pieces to jump between, the default is the global form
+    for activation in ("tanh", "identity"):
+        omegas.clear()
+        _search_fit(X, Y, [8], "squared", 3, activation=activation, slow_tol=None)
+        assert omegas == [([False], start * shrink**k) for k in range(3)]
+    with pytest.raises(ValueError, match="local_targets"):
+        SolverOptions(local_targets="sometimes")
 
 
 def test_squared_targets_take_over_when_the_search_slows(higgs_small):
@@ -843,13 +899,15 @@ def _rule_end_iteration(curve, start, reference, slow_tol=0.02, loss="squared"):
     its objective (``start``: before the first iteration), or None: ``Search.end`` alone."""
     from types import SimpleNamespace
 
+    from skadmm._activations import ACTIVATIONS
     from skadmm._solver import SolverOptions
     from skadmm._solver._search import Search
 
-    state = SimpleNamespace(n_layers=2, sizes=[3, 4, 1])
+    state = SimpleNamespace(n_layers=2, sizes=[3, 4, 1], activation=ACTIVATIONS["relu"])
     options = SolverOptions(variant="search", slow_tol=slow_tol, slow_reference=reference)
     rule = Search(state, options, loss, gram0=None)
-    rule.search.omega = [options.relaxation_start]  # set by the first iteration's begin
+    # set by the first iteration's begin
+    rule.search.omega, rule.search.local = [options.relaxation_start], [False]
     before = start
     for k, value in enumerate(curve, start=1):
         rule.search.objective = value

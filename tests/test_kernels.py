@@ -47,6 +47,87 @@ def test_preactivation_update_is_global_minimiser(name, a, m, beta, gamma):
     assert np.isfinite(z)
 
 
+PIECEWISE = sorted(n for n, h in ACTIVATIONS.items() if hasattr(h, "pieces"))
+
+
+@pytest.mark.parametrize("name", PIECEWISE)
+@settings(max_examples=150, deadline=None)
+@given(a=finite, m=finite, beta=positive, gamma=positive)
+def test_local_preactivation_update_minimises_within_the_piece(name, a, m, beta, gamma):
+    """Eq. (7) with ``local=True``: z lies in a piece that holds m, minimises the
+    objective over the pieces that hold m (dense grid), and equals the global
+    minimiser whenever that one lies in such a piece."""
+    h = ACTIVATIONS[name]
+    A, M = np.array([[a]]), np.array([[m]])
+    _readonly(A, M)
+    z = K.preactivation_update(A, M, h, beta, gamma, local=True)[0, 0]
+    own = [p for p in h.pieces if p.lo <= m <= p.hi]
+    assert any(p.lo <= z <= p.hi for p in own)
+
+    def objective(t):
+        t = np.asarray(t, dtype=float)
+        return gamma * (a - h(t)) ** 2 + beta * (t - m) ** 2
+
+    inside = np.zeros(GRID.shape, dtype=bool)
+    for p in own:
+        inside |= (GRID >= p.lo) & (GRID <= p.hi)
+    best = objective(GRID[inside]).min()
+    value = objective(np.array([z]))[0]
+    assert value <= best + 1e-9 * (1 + abs(best))
+    glob = K.preactivation_update(A, M, h, beta, gamma)[0, 0]
+    if any(p.lo <= glob <= p.hi for p in own):
+        assert objective(np.array([z]))[0] <= objective(np.array([glob]))[0] * (1 + 1e-12) + 1e-12
+
+
+def test_local_preactivation_update_never_jumps():
+    """A ReLU unit below its kink stays where it is, whatever its target (the global
+    form moves it up when a target above is cheaper); one above the kink moves
+    within its piece, up to the kink; smooth activations ignore ``local``."""
+    relu = ACTIVATIONS["relu"]
+    a = np.array([[2.0, 2.0, -5.0, 0.5]])
+    m = np.array([[-0.1, 1.0, 1.0, 0.0]])
+    _readonly(a, m)
+    glob = K.preactivation_update(a, m, relu, 1.0, 10.0)
+    local = K.preactivation_update(a, m, relu, 1.0, 10.0, local=True)
+    assert glob[0, 0] > 0  # the global minimiser jumps
+    np.testing.assert_array_equal(local[0, 0], -0.1)  # the local one stays
+    np.testing.assert_allclose(local[0, 1], (10 * 2.0 + 1.0) / 11)  # inside: the same
+    assert local[0, 2] == 0.0  # a target below the kink: clipped at the piece's end
+    np.testing.assert_allclose(local[0, 3], 10 * 0.5 / 11)  # at the kink: either piece
+    for name in ("tanh", "logistic"):
+        np.testing.assert_array_equal(
+            K.preactivation_update(a, m, ACTIVATIONS[name], 1.0, 10.0, local=True),
+            K.preactivation_update(a, m, ACTIVATIONS[name], 1.0, 10.0),
+        )
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    a=arrays(np.float64, (7, 5), elements=finite),
+    m=arrays(np.float64, (7, 5), elements=finite),
+    beta=positive,
+    gamma=positive,
+)
+def test_relu_local_fast_path_matches_generic_pieces(a, m, beta, gamma):
+    """The ReLU formula of the local form gives the generic piece loop's minimiser;
+    float32 stays float32 and ``out=`` is written."""
+    from skadmm._activations import PiecewiseLinear
+
+    generic = PiecewiseLinear("relu-generic", ACTIVATIONS["relu"].pieces)
+    _readonly(a, m)
+    fast = K.preactivation_update(a, m, ACTIVATIONS["relu"], beta, gamma, local=True)
+    slow = K.preactivation_update(a, m, generic, beta, gamma, local=True)
+    np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-12)
+    out = np.empty_like(m)
+    res = K.preactivation_update(a, m, ACTIVATIONS["relu"], beta, gamma, out=out, local=True)
+    assert res is out
+    np.testing.assert_array_equal(out, fast)
+    z32 = K.preactivation_update(
+        a.astype(np.float32), m.astype(np.float32), ACTIVATIONS["relu"], beta, gamma, local=True
+    )
+    assert z32.dtype == np.float32
+
+
 # ---- smooth activations (tanh, logistic): eq. (7) has up to two local minima -----
 
 SMOOTH = ["tanh", "logistic"]

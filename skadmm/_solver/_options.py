@@ -12,6 +12,9 @@ FULL_STAGES = ("always", "unless-identities", "without-split")
 #: ``SolverOptions.search_targets``'s values (see its docstring)
 SEARCH_TARGETS = ("loss", "squared", "then-squared")
 
+#: ``SolverOptions.local_targets``'s values (see its docstring)
+LOCAL_TARGETS = ("never", "always", "after-rejection")
+
 #: The estimators' public ``solver`` names and the :class:`SolverOptions` each one sets
 #: (the rest come from the estimator's parameters).
 SOLVERS = {
@@ -106,6 +109,16 @@ class SolverOptions:
     the ``search_targets`` of the layer-wise stages (``None``: the fit's
     own); ``"squared"``, one phase on the squared output update, as the
     searched objective (measured in ``benchmarks/bench_stage_phases.py``).
+    ``local_targets`` (``variant="search"``, piecewise-linear activations):
+    which pre-activation update gives a hidden layer's target: ``"never"``,
+    eq. (7)'s global minimiser; ``"always"``, eq. (7) restricted to each
+    entry's current linear piece
+    (:func:`~skadmm._kernels.preactivation_update` with ``local=True``);
+    ``"after-rejection"``, the global form, and after a rejected search of
+    the layer the restricted one, at the same factors (no shrink), until a
+    search of that form is rejected in turn (then the factors shrink and
+    the layer is back on the global form); a new phase of the search starts
+    on the global form (measured in ``benchmarks/bench_local_targets.py``).
     The estimators'
     ``solver`` names map to ``variant``, ``init`` and ``readout_iter`` in
     :data:`SOLVERS`: ``solver="paper"`` is ``variant="paper",
@@ -146,6 +159,7 @@ class SolverOptions:
     layerwise: bool = True
     full_stage: str = "without-split"
     layerwise_targets: str = "squared"
+    local_targets: str = "after-rejection"
 
     def multiplier_step(self, beta):
         return beta if self.variant == "paper" else 2.0 * beta
@@ -161,6 +175,8 @@ class SolverOptions:
             raise ValueError(f"unknown full_stage {self.full_stage!r}")
         if self.search_targets not in SEARCH_TARGETS:
             raise ValueError(f"unknown search_targets {self.search_targets!r}")
+        if self.local_targets not in LOCAL_TARGETS:
+            raise ValueError(f"unknown local_targets {self.local_targets!r}")
         if self.layerwise_targets not in (None, *SEARCH_TARGETS):
             raise ValueError(f"unknown layerwise_targets {self.layerwise_targets!r}")
 

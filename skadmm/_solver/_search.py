@@ -68,6 +68,9 @@ class SearchState:
     previous: list = None
     #: per hidden layer, ``a_{l-1} U_l``
     previous_move: list = None
+    #: per hidden layer, whether its targets come from eq. (7) within each entry's
+    #: linear piece (``local_targets``) rather than from its global minimiser
+    local: list = None
 
 
 def _search_sweep(search, it):
@@ -80,14 +83,17 @@ def _search_sweep(search, it):
        reduced here only at the first iteration.
     2. Per block, Algorithm 1's sub-steps from the output down: the output
        update (closed form, ``lambda = 0``), then for each hidden layer the
-       activation update (eq. (6)) and the pre-activation update (eq. (7)),
+       activation update (eq. (6)) and the pre-activation update (eq. (7):
+       its global minimiser, or after the layer's rejected search its
+       minimiser within each entry's linear piece, ``local_targets``),
        which give every hidden layer a target ``z_l``.  One reduction of the
        weight statistics of all hidden layers; the normal equations give
        each its closed-form update, as the step ``W_l^+ - W_l``.
     3. Relaxation, layer by layer from the first: the candidates
        ``W_l + omega (W_l^+ - W_l) + mu U_l`` for ``omega`` in ``{0} U
        omega_l * relaxation_factors`` (``omega_l`` the layer's previous
-       factor, times ``relaxation_shrink`` after a rejection; ``U_l`` its
+       factor, times ``relaxation_shrink`` after a rejection, except the
+       one that moves the layer to the targets within the pieces; ``U_l`` its
        previous accepted update and ``mu`` the ``momentum``, dropped after a
        rejected search or a target switch); per
        block their features' Gram and cross sums (products in the data's
@@ -135,6 +141,10 @@ class Search(Rule):
         # once a layer below has moved, the next layer's step is solved again on its
         # new inputs, for the same targets (kept from the targets' pass)
         self.restep = options.refresh_steps and L > 2
+        # eq. (7) within the pieces differs from its global form only where the
+        # activation has pieces to jump between (not identity, tanh or logistic)
+        pieces = len(getattr(state.activation, "pieces", ()))
+        self.local_targets = options.local_targets if pieces > 1 else "never"
         # a grown fit's later stage: the earlier stages' factors, NaN for missing layers
         self.search = SearchState(
             factors=[list(row) + [np.nan] * (L - 1 - len(row)) for row in history]
@@ -208,6 +218,7 @@ class Search(Rule):
             ]
             s.sq_targets = float(st.backend.reduce_parts(parts, (1,))[0])
             s.omega = [self.options.relaxation_start] * (st.n_layers - 1)
+            s.local = [self.local_targets == "always"] * (st.n_layers - 1)
             G, R = st.reduce(
                 lambda k, rows: self.readout_sums(st.forward(rows, 0), rows), self.readout_shapes
             )
@@ -249,7 +260,8 @@ class Search(Rule):
         sums.constraint[L - 1] = sqsum(z_top - m_out, wr)
         sums.loss = wsum(LOSSES[self.loss](z_top, st.Y[rows]), wr)
         out = [None] * (L - 1)
-        for i, a_new, z_new, m in st.back_sweep(rows, z_top, it.beta, it.gamma, ops):
+        local = self.search.local
+        for i, a_new, z_new, m in st.back_sweep(rows, z_top, it.beta, it.gamma, ops, local=local):
             sums.activation[i] = sqsum(a_new - st.activation(z_new), wr)
             # the step is computed from the target's displacement directly,
             # not as the difference of two nearly equal weight matrices
@@ -329,7 +341,14 @@ class Search(Rule):
         )
         best = self.best_candidate(i, omegas, sums, steps, prev)
         if best is None:
-            s.omega[i] *= opts.relaxation_shrink
+            if self.local_targets == "after-rejection" and not s.local[i]:
+                # the step fitted to the global eq. (7) failed: the next one is fitted
+                # to the targets within each unit's linear piece, at the same factors
+                s.local[i] = True
+            else:
+                s.omega[i] *= opts.relaxation_shrink
+                if self.local_targets == "after-rejection":
+                    s.local[i] = False
             if mu:
                 previous[i] = None
             return None
@@ -495,4 +514,5 @@ def _switch_targets(search, it, loss, options):
     if search.previous is not None:  # a new direction field: no momentum
         search.previous = [None] * len(search.previous)
     search.omega = [options.relaxation_start] * len(search.omega)
+    search.local = [options.local_targets == "always"] * len(search.local)
     return True

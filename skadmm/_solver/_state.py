@@ -110,7 +110,7 @@ class State:
             self.a[i + 1][rows] = a
         return a
 
-    def back_sweep(self, rows, target, beta, gamma, ops, features=None, pre=None):
+    def back_sweep(self, rows, target, beta, gamma, ops, features=None, pre=None, local=False):
         """Eq. (6) and (7) from an output target down, on one block of rows.
 
         From ``target`` (``z_L``), for each hidden layer from the last down:
@@ -119,7 +119,10 @@ class State:
         and the pre-activation update (eq. (7)) gives ``z_l``, the target of
         the layer below.  ``features[i]`` and ``pre[i]`` are layer ``i + 1``'s
         current ``h(z_l)`` and ``W_l a_{l-1}`` (default: the state's ``a_l``
-        and ``z_l``).  Yields ``(i, a_l, z_l, m_l)`` per layer (``i = l - 1``).
+        and ``z_l``).  ``local``: eq. (7) restricted to each entry's current
+        linear piece (:func:`~skadmm._kernels.preactivation_update`), for
+        every layer or, as a list, per hidden layer.  Yields
+        ``(i, a_l, z_l, m_l)`` per layer (``i = l - 1``).
         """
         for i in range(self.n_layers - 2, -1, -1):
             m = self.z[i][rows] if pre is None else pre[i]
@@ -127,7 +130,8 @@ class State:
             a_new = K.activation_update(
                 target, self.W[i + 1], self.c[i + 1], h, beta, gamma, op=ops[i]
             )
-            target = K.preactivation_update(a_new, m, self.activation, beta, gamma)
+            own = local[i] if isinstance(local, (list, tuple)) else local
+            target = K.preactivation_update(a_new, m, self.activation, beta, gamma, local=own)
             yield i, a_new, target, m
 
 
