@@ -37,6 +37,7 @@ SCRIPTS = [
     "bench_depth_limit.py",
     "bench_first_phase.py",
     "bench_local_targets.py",
+    "bench_step_direction.py",
     "bench_readout_path.py",
     "bench_readout_sample.py",
     "bench_readout_preconditioner.py",
