@@ -109,6 +109,7 @@ def subset_step(judge_on_next):
         constants = self.__dict__.setdefault("subset_constants", {})
         if s.sq_targets is None:
             s.omega = [opts.relaxation_start] * (st.n_layers - 1)
+            s.local = self.fresh_local()  # as Search.begin sets them
             constants["all"] = targets_constant(self)
             bring_forward(self, constants["all"])
         start = s.objective

@@ -4,8 +4,9 @@ An activation is one small frozen object that serves two purposes:
 
 * the forward map ``h`` (prediction, the activation update's ``h(z_l)``),
 * the description :func:`skadmm._kernels.preactivation_update` needs to solve
-  the paper's pre-activation sub-problem (eq. (7)) exactly, globally and
-  entrywise.
+  the paper's pre-activation sub-problem (eq. (7)) exactly and entrywise,
+  globally (or, for a piecewise-linear one with ``local=True``, over the
+  pieces that hold the entry's current pre-activation).
 
 Two kinds exist:
 

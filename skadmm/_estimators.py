@@ -42,9 +42,9 @@ _COMMON_PARAMS = """
         each step is damped by a proximal term in its inputs' scale.  After
         a layer's rejected search, its next step comes from the
         pre-activation update (eq. (7)) minimised within each unit's current
-        linear piece, not globally (no unit jumps across a kink of a
-        piecewise-linear activation), until a step of that form is rejected
-        in turn.  The
+        linear piece, not globally (no unit jumps across a kink; for the
+        piecewise-linear activations other than ``identity``), until a step
+        of that form is rejected in turn.  The
         fit ends by ``tol`` / ``n_iter_no_change`` (as MLP's), ``max_iter``,
         or the search's own rule ``search_tol`` (three iterations in a row
         that lower its objective by at most 2 % each: of the phase's
@@ -345,7 +345,7 @@ class ADMMClassifier(ClassifierMixin, BaseADMM):
         """Feed-forward network classifier trained without gradients, by ADMM.
 
     The hidden layers are trained by Taylor et al.'s ADMM sub-steps (ICML
-    2016, Algorithm 1), each solved in closed form, on the paper's
+    2016, Algorithm 1), each solved exactly, on the paper's
     0/1 hinge targets (one output per class, a single one for two classes;
     see ``solver`` for how the default applies them).  The output layer of
     the returned model is then fitted to the log-loss on the network's own
@@ -609,7 +609,7 @@ class ADMMRegressor(RegressorMixin, BaseADMM):
 
     Taylor et al.'s ADMM / Bregman iteration (ICML 2016, Algorithm 1) with
     the squared loss ``(z - y)^2 / 2`` on a linear output layer (one output
-    per target).  Every sub-step is solved exactly in closed form.
+    per target).  Every sub-step is solved exactly.
 
     Parameters
     ----------"""

@@ -326,12 +326,17 @@ def preactivation_update(a, m, activation, beta, gamma, out=None, local=False):
         obj = gamma * res * res
         dz = cand - m
         obj += beta * dz * dz
-        if local:  # only the pieces that hold m compete
-            obj[(m < piece.lo) | (m > piece.hi)] = np.inf
+        if local:  # only the pieces that hold m compete (even where obj overflows)
+            holds = (m >= piece.lo) & (m <= piece.hi)
+            obj[~holds] = np.inf
         if best_z is None:
             best_z, best_obj = cand, obj
+            best_holds = holds if local else None
         else:
             better = obj < best_obj
+            if local:
+                better |= holds & ~best_holds
+                best_holds |= holds
             cand -= best_z
             cand *= better
             best_z += cand
@@ -389,7 +394,7 @@ def _relu_local_preactivation(a, m, beta, gamma, out=None):
     p -= z
     p *= m >= 0  # arithmetic blend, as in _relu_preactivation
     z += p
-    return z.astype(m.dtype, copy=False)
+    return z if out is not None else z.astype(m.dtype, copy=False)
 
 
 def smooth_preactivation_update(a, m, activation, beta, gamma, out=None):

@@ -746,6 +746,63 @@ def test_a_rejected_step_switches_the_layer_to_targets_within_the_pieces(higgs_s
         SolverOptions(local_targets="sometimes")
 
 
+def test_the_targets_form_reaches_each_layers_kernel_and_stays_while_accepted(
+    higgs_small, monkeypatch
+):
+    """Per hidden layer (2 of them, the full network: growth off): the form a rejection
+    chose reaches eq. (7)'s kernel for that layer only, an accepted step of the local
+    form keeps it, and a new phase (the hinge's switch to the squared targets) starts
+    every layer on the form of local_targets, the effective one (tanh: global)."""
+    from skadmm import _kernels as K
+    from skadmm._solver import _search as search_module
+
+    X, y = higgs_small
+    calls = []  # (iteration, layer index from the top down, local) per kernel call
+    original_kernel = K.preactivation_update
+
+    def kernel(a, m, activation, beta, gamma, out=None, local=False):
+        calls.append(local)
+        return original_kernel(a, m, activation, beta, gamma, out=out, local=local)
+
+    monkeypatch.setattr(K, "preactivation_update", kernel)
+    original_best = search_module.Search.best_candidate
+    script = iter([None, "real", "real", "real"])  # layer 1 rejected once, then real
+    flags = []
+
+    def best(self, i, *args):
+        flags.append(list(self.search.local))
+        what = next(script, "real")
+        return None if what is None else original_best(self, i, *args)
+
+    monkeypatch.setattr(search_module.Search, "best_candidate", best)
+    Y = y.astype(float)[:, None]
+    result = _search_fit(X, Y, [8, 6], "squared", 3, slow_tol=None, growth=False)
+    assert result.relaxation_factors[0, 0] == 0 and result.relaxation_factors[1, 0] > 0
+    # searches: it 1 layer 1 (rejected), it 1 layer 2, it 2 layer 1 (local, accepted), ...
+    assert flags[:5] == [[False, False]] + [[True, False]] * 4
+    # the kernel, top layer first in each back sweep (one block): it 2 and 3 see layer 1 local
+    assert calls[:6] == [False, False, False, True, False, True]
+
+    # a phase switch resets the forms: hinge targets, then squared (slow_tol=inf: after
+    # three iterations); with "always" and tanh the effective form is global
+    for activation, expected in (("relu", True), ("tanh", False)):
+        flags.clear()
+        script = iter([])
+        switched = _search_fit(
+            X,
+            Y,
+            [8],
+            "hinge",
+            6,
+            activation=activation,
+            slow_tol=np.inf,
+            search_targets="then-squared",
+            local_targets="always",
+        )
+        assert switched.squared_targets_from == 4
+        assert flags == [[expected]] * 6
+
+
 def test_squared_targets_take_over_when_the_search_slows(higgs_small):
     """search_targets="then-squared" (the default): once the hinge targets lower the
     searched objective by no more than slow_tol (relative) for relaxation_patience

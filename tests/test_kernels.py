@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import scipy.optimize
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -53,6 +53,9 @@ PIECEWISE = sorted(n for n, h in ACTIVATIONS.items() if hasattr(h, "pieces"))
 @pytest.mark.parametrize("name", PIECEWISE)
 @settings(max_examples=150, deadline=None)
 @given(a=finite, m=finite, beta=positive, gamma=positive)
+@example(a=3.0, m=1.0, beta=1.0, gamma=10.0)  # on the kinks of hard_tanh / hard_sigmoid
+@example(a=-3.0, m=-1.0, beta=1.0, gamma=10.0)
+@example(a=3.0, m=0.0, beta=1.0, gamma=10.0)  # relu's and leaky_relu's kink
 def test_local_preactivation_update_minimises_within_the_piece(name, a, m, beta, gamma):
     """Eq. (7) with ``local=True``: z lies in a piece that holds m, minimises the
     objective over the pieces that hold m (dense grid), and equals the global
@@ -99,6 +102,12 @@ def test_local_preactivation_update_never_jumps():
             K.preactivation_update(a, m, ACTIVATIONS[name], 1.0, 10.0, local=True),
             K.preactivation_update(a, m, ACTIVATIONS[name], 1.0, 10.0),
         )
+    # float32 objectives that overflow in every piece: still m's own piece
+    big = np.array([[3e38, -3e38, 3e38]], dtype=np.float32)
+    inside = np.array([[0.5, -0.5, -2.0]], dtype=np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = K.preactivation_update(big, inside, ACTIVATIONS["hard_tanh"], 1.0, 10.0, local=True)
+    np.testing.assert_array_equal(z, [[1.0, -1.0, -2.0]])
 
 
 @settings(max_examples=100, deadline=None)
@@ -122,10 +131,14 @@ def test_relu_local_fast_path_matches_generic_pieces(a, m, beta, gamma):
     res = K.preactivation_update(a, m, ACTIVATIONS["relu"], beta, gamma, out=out, local=True)
     assert res is out
     np.testing.assert_array_equal(out, fast)
-    z32 = K.preactivation_update(
-        a.astype(np.float32), m.astype(np.float32), ACTIVATIONS["relu"], beta, gamma, local=True
-    )
+    a32, m32 = a.astype(np.float32), m.astype(np.float32)
+    z32 = K.preactivation_update(a32, m32, ACTIVATIONS["relu"], beta, gamma, local=True)
     assert z32.dtype == np.float32
+    ref = K.preactivation_update(
+        a32.astype(float), m32.astype(float), ACTIVATIONS["relu"], beta, gamma, local=True
+    )
+    np.testing.assert_allclose(z32, ref, rtol=1e-6, atol=1e-6 * (1 + np.abs(ref).max()))
+    assert np.all((z32 >= 0) == (m32 >= 0))  # float32 too keeps every entry in its piece
 
 
 # ---- smooth activations (tanh, logistic): eq. (7) has up to two local minima -----

@@ -667,8 +667,8 @@ def test_default_classifier_is_bitwise_that_of_serial(monkeypatch, split, labels
         seed = check_random_state(0).randint(np.iinfo(np.int32).max)
         y[np.flatnonzero(validation_mask(seed, 0, n, 0.1))[-1]] = 2
     rows = _ranks_rows(n, uneven=split != "even")
-    # a fit whose validation temperature is inside its bound (1.25; with random_state=0
-    # it is at the bound, 1, for every max_iter from 15 to 40)
+    # a fit whose validation temperature, 1.25, is above its bound 1 (with random_state=0
+    # it is at the bound for every max_iter from 15 to 40)
     kw = dict(hidden_layer_sizes=(24,), max_iter=20, tol=0, random_state=3)
     gold = _fit(ADMMClassifier(backend="serial", **kw), X, y)
     dist = _fit(ADMMClassifier(backend="mpi", **kw), X[rows], y[rows])

@@ -154,6 +154,10 @@ class Search(Rule):
         if options.search_targets == "squared" and loss != "squared":
             self.search.squared_from = len(history) + 1
 
+    def fresh_local(self):
+        """Per hidden layer, the targets' form a phase starts with (``local_targets``)."""
+        return [self.local_targets == "always"] * (self.state.n_layers - 1)
+
     def warming_up(self, it):
         return False  # the search has no multiplier to delay
 
@@ -174,7 +178,7 @@ class Search(Rule):
         return K.linear(st.a[st.n_layers - 1][rows], st.W[-1], st.c[-1])
 
     def next_phase(self, it):
-        return _switch_targets(self.search, it, self.loss, self.options)
+        return _switch_targets(self.search, it, self.loss, self.options, self.fresh_local())
 
     def report(self, result):
         s, L = self.search, self.state.n_layers
@@ -218,7 +222,7 @@ class Search(Rule):
             ]
             s.sq_targets = float(st.backend.reduce_parts(parts, (1,))[0])
             s.omega = [self.options.relaxation_start] * (st.n_layers - 1)
-            s.local = [self.local_targets == "always"] * (st.n_layers - 1)
+            s.local = self.fresh_local()
             G, R = st.reduce(
                 lambda k, rows: self.readout_sums(st.forward(rows, 0), rows), self.readout_shapes
             )
@@ -470,7 +474,7 @@ class Search(Rule):
         s.slow = s.slow + 1 if decrease <= opts.slow_tol else 0
         if s.slow >= opts.relaxation_patience:
             # the phase is spent: the first one switches the targets, the last one ends
-            return not _switch_targets(s, it.number, self.loss, opts)
+            return not _switch_targets(s, it.number, self.loss, opts, self.fresh_local())
         return False
 
 
@@ -497,10 +501,11 @@ def _relative_decrease(start, objective, phase_start, reference):
     return drop / max(ref, np.finfo(float).tiny)
 
 
-def _switch_targets(search, it, loss, options):
+def _switch_targets(search, it, loss, options, local):
     """End the search's first phase: from the next iteration the hidden targets come from
-    the squared output update (``search_targets="then-squared"``).  Returns False when
-    there is nothing to switch to (another setting, the squared loss, already switched)."""
+    the squared output update (``search_targets="then-squared"``), each layer's eq. (7) in
+    the form ``local`` gives (:meth:`Search.fresh_local`).  Returns False when there is
+    nothing to switch to (another setting, the squared loss, already switched)."""
     if (
         options.search_targets != "then-squared"
         or loss == "squared"  # its targets are the squared ones already
@@ -514,5 +519,5 @@ def _switch_targets(search, it, loss, options):
     if search.previous is not None:  # a new direction field: no momentum
         search.previous = [None] * len(search.previous)
     search.omega = [options.relaxation_start] * len(search.omega)
-    search.local = [options.local_targets == "always"] * len(search.local)
+    search.local = list(local)
     return True

@@ -120,8 +120,8 @@ class State:
         the layer below.  ``features[i]`` and ``pre[i]`` are layer ``i + 1``'s
         current ``h(z_l)`` and ``W_l a_{l-1}`` (default: the state's ``a_l``
         and ``z_l``).  ``local``: eq. (7) restricted to each entry's current
-        linear piece (:func:`~skadmm._kernels.preactivation_update`), for
-        every layer or, as a list, per hidden layer.  Yields
+        linear piece (:func:`~skadmm._kernels.preactivation_update`): one
+        bool for every layer, or a list (or tuple) of one per hidden layer.  Yields
         ``(i, a_l, z_l, m_l)`` per layer (``i = l - 1``).
         """
         for i in range(self.n_layers - 2, -1, -1):
