@@ -17,8 +17,10 @@ patched for the second), with eq. (7)'s global minimiser
 (``local_targets="never"``) or its minimiser within each entry's linear
 piece (``"always"``).
 
-On one validation split of ``--datasets`` (default krkopt, where the search
-stalled; ``bench_growth.validation_split``: 75/25, stratified, split seed
+On one validation split of each of ``--datasets`` (default krkopt, where
+the search stalled, nursery, whose inputs are discrete too, and HIGGS and
+Fashion-MNIST, whose are not; ``bench_growth.validation_split``: 75/25,
+stratified, split seed
 0, all training rows unless ``--rows``), the 75 % only,
 ``early_stopping=False``, ``search_tol=None``, ``--iterations`` (20)
 iterations (``n_iter_no_change`` one more), ``random_state=0``, 100
@@ -109,7 +111,7 @@ def diagnose(Xa, ya, iterations, targets, mode):
 
 def main():
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--datasets", default="krkopt", help="comma-separated")
+    p.add_argument("--datasets", default="krkopt,nursery,higgs,fashion_mnist")
     p.add_argument("--rows", type=int, default=None, help="training rows (cap)")
     p.add_argument("--iterations", type=int, default=20)
     args = p.parse_args()
