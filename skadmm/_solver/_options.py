@@ -109,7 +109,8 @@ class SolverOptions:
     the ``search_targets`` of the layer-wise stages (``None``: the fit's
     own); ``"squared"``, one phase on the squared output update, as the
     searched objective (measured in ``benchmarks/bench_stage_phases.py``).
-    ``local_targets`` (``variant="search"``, piecewise-linear activations):
+    ``local_targets`` (``variant="search"``, piecewise-linear activations
+    with a kink; ``identity``, ``tanh`` and ``logistic`` keep the global form):
     which pre-activation update gives a hidden layer's target: ``"never"``,
     eq. (7)'s global minimiser; ``"always"``, eq. (7) restricted to each
     entry's current linear piece
