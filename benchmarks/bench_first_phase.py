@@ -11,7 +11,10 @@ rows, standardised, ``random_state=0``, one hidden layer of 100 units,
 ``search_tol=None``, so that early stopping's patience ends the phase)
 every candidate of the hinge phase was rejected: relaxation factor 0 for
 the first 11 iterations, then 2048 at the first squared iteration; at the
-default ``search_tol`` such a phase ends after 3 rejections.
+default ``search_tol`` such a phase ends after 3 rejections.  (That was with
+eq. (7)'s global minimiser only; since a rejected step moves the layer to
+the targets within the pieces, ``bench_step_direction.py``, the hinge phase
+accepts steps there too.)
 This benchmark measures, side by side, the default against one phase on the
 squared targets (``search_targets="squared"``) for the whole fit.
 
