@@ -13,6 +13,13 @@ from skadmm._activations import ACTIVATIONS, LOSSES
 finite = st.floats(-20, 20, allow_nan=False, allow_infinity=False)
 positive = st.floats(0.05, 50, allow_nan=False, allow_infinity=False)
 GRID = np.linspace(-60, 60, 240001)  # spacing 5e-4
+#: a block of entries of eq. (7): a, m, beta, gamma
+BLOCKS = dict(
+    a=arrays(np.float64, (7, 5), elements=finite),
+    m=arrays(np.float64, (7, 5), elements=finite),
+    beta=positive,
+    gamma=positive,
+)
 
 
 def _readonly(*arrays_):
@@ -111,12 +118,7 @@ def test_local_preactivation_update_never_jumps():
 
 
 @settings(max_examples=100, deadline=None)
-@given(
-    a=arrays(np.float64, (7, 5), elements=finite),
-    m=arrays(np.float64, (7, 5), elements=finite),
-    beta=positive,
-    gamma=positive,
-)
+@given(**BLOCKS)
 def test_relu_local_fast_path_matches_generic_pieces(a, m, beta, gamma):
     """The ReLU formula of the local form gives the generic piece loop's minimiser;
     float32 stays float32 and ``out=`` is written."""
@@ -296,12 +298,7 @@ def test_smooth_preactivation_is_entrywise_float32_and_pure(name):
 
 
 @settings(max_examples=100, deadline=None)
-@given(
-    a=arrays(np.float64, (7, 5), elements=finite),
-    m=arrays(np.float64, (7, 5), elements=finite),
-    beta=positive,
-    gamma=positive,
-)
+@given(**BLOCKS)
 def test_relu_fast_path_matches_generic_pieces(a, m, beta, gamma):
     """The simplified ReLU formula picks the same minimiser as the generic piece loop."""
     from skadmm._activations import PiecewiseLinear
