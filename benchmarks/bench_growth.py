@@ -62,8 +62,9 @@ def validation_split(name, rows, seed=0):
 
 def split_setting(rows_cap, seeds, depths):
     """The opening words of a validation-split table's description."""
+    rows = "every training row" if rows_cap is None else f"at most {rows_cap} rows"
     return (
-        f"validation splits of the training rows (75/25; at most {rows_cap} rows; split "
+        f"validation splits of the training rows (75/25; {rows}; split "
         f"seeds {seeds}), 100 units per hidden layer, depths {depths}; "
     )
 

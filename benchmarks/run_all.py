@@ -41,6 +41,7 @@ SCRIPTS = [
     "bench_readout_path.py",
     "bench_readout_sample.py",
     "bench_readout_preconditioner.py",
+    "bench_readout_products.py",
     "bench_communication.py",
     "bench_threads.py",
     "bench_one_chunk.py",

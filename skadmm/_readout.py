@@ -39,7 +39,12 @@ estimators keep every ``s``-th row by global index, at least
 ``SAMPLE_ROWS_PER_FEATURE`` rows per feature,
 ``skadmm._solver._output.SAMPLE_ROWS_PER_FEATURE``): a preconditioner only
 decides how many conjugate-gradient iterations a step takes, so the fit
-solves the same problem to the same tolerance.
+solves the same problem to the same tolerance.  For the same reason the
+Hessian-vector products, skinny products of the ``n x h`` features with an
+``h x K`` matrix and most of the fit's time, may run in a narrower dtype
+than the features (``products``: the estimators' ridge path takes them
+in float32 on float64 features), while the objective and the gradient,
+which decide when the fit has converged, keep the features' dtype.
 """
 
 from dataclasses import dataclass
@@ -158,6 +163,7 @@ def fit_log_loss_readout(
     tol=None,
     curvature_rows=None,
     refresh="lazy",
+    products=None,
 ):
     """Fit the output layer to the log-loss on fixed features: Newton-CG (see the module).
 
@@ -207,7 +213,7 @@ def fit_log_loss_readout(
         hit their cap or took more than twice as many iterations as the
         first step after it was formed (and more than :data:`STALE_CG`).
         A preconditioner only decides how many conjugate-gradient iterations
-        a step takes (the products and the gradient test are exact), and
+        a step takes (the gradient test is exact), and
         consecutive Newton iterates' curvature differs little, while forming
         one costs a weighted Gram matrix of the sampled rows, its reduction
         and a factorisation of size ``h + 1``.  Formed at every step, the
@@ -222,6 +228,20 @@ def fit_log_loss_readout(
         failed).  A conjugate-gradient breakdown with a preconditioner
         formed at an earlier iterate forms it again before falling back to
         the preconditioned gradient.
+    products : ndarray of shape (n_local, h), optional
+        ``F`` in the dtype the Hessian-vector products and the
+        preconditioner's weighted Gram matrix run in (default ``F``
+        itself), e.g. a float32 copy of float64 features; the
+        probabilities are kept in its dtype.  The objective, the gradient
+        and so the convergence test and the Armijo search stay in ``F``'s
+        dtype: a product only decides the Newton step, and an inexact step
+        still descends (the step is checked, and the test is on the exact
+        gradient), so the problem is solved to the same tolerance.  The
+        same problem solved with other products stops at another point
+        within that tolerance, so two fits whose sums differ only by
+        rounding (weighted rows and the same rows repeated) may differ by
+        more than rounding: the estimators use float32 products on the
+        points of a ridge path only (``SolverOptions.readout_products``).
 
     Returns
     -------
@@ -234,7 +254,9 @@ def fit_log_loss_readout(
     ids = range(len(blocks))
     count = {"reductions": 0}
     sw = sample_weight
-    P = np.empty((F.shape[0], n_out), dtype=dtype)  # probabilities at theta
+    Fp = F if products is None else products  # the rows the products run on
+    sw_p = None if sw is None else sw.astype(Fp.dtype, copy=False)
+    P = np.empty((F.shape[0], n_out), dtype=Fp.dtype)  # probabilities at theta
 
     def reduce(fn, shapes):
         count["reductions"] += 1
@@ -273,11 +295,11 @@ def fit_log_loss_readout(
             v = np.mean(p * (1.0 - p), axis=1)
             weight = float(p.shape[0]) if sw is None else float(np.sum(sw[rows]))
             if sw is not None:
-                v *= sw[rows]
-            G, _ = K.weight_statistics(F[rows], Y[rows][:, :0], v)
+                v *= sw_p[rows]
+            G, _ = K.weight_statistics(Fp[rows], Y[rows][:, :0], v)
             if not coupled:
                 return G, np.array([weight])
-            return G, np.array([weight]), K.class_curvature(p, None if sw is None else sw[rows])
+            return G, np.array([weight]), K.class_curvature(p, None if sw is None else sw_p[rows])
 
         shapes = [Symmetric(d + 1), (1,)] + ([Symmetric(n_out)] if coupled else [])
         H, weight, *Q = reduce(fn, shapes)
@@ -306,12 +328,12 @@ def fit_log_loss_readout(
         return float(loss[0]) + 0.5 * float(np.sum(penalty * theta**2)), grad
 
     def hessian_product(V):
-        Wv, cv = V[:d].astype(dtype), V[d].astype(dtype)
+        Wv, cv = V[:d].astype(Fp.dtype), V[d].astype(Fp.dtype)
 
         def fn(bi):
             rows = blocks[bi]
-            u = K.log_loss_curvature(P[rows], K.linear(F[rows], Wv, cv))
-            return K.weight_statistics(F[rows], u, None if sw is None else sw[rows], gram=False)
+            u = K.log_loss_curvature(P[rows], K.linear(Fp[rows], Wv, cv))
+            return K.weight_statistics(Fp[rows], u, None if sw is None else sw_p[rows], gram=False)
 
         (HV,) = reduce(fn, [(d + 1, n_out)])
         return HV + penalty * V
@@ -466,7 +488,7 @@ def _preconditioner(H, alpha, gram):
     the largest eigenvalue, not the mean diagonal) is solved through its
     eigenvectors with its eigenvalues raised to ``1e-7`` of the largest:
     any symmetric positive definite matrix preconditions the conjugate
-    gradients, which use the exact Hessian-vector products.
+    gradients, which use the Hessian-vector products of every row.
     """
     d = gram.shape[0] - 1
     M = np.array(H, dtype=np.float64) + 1e-10 * np.asarray(gram, dtype=np.float64)
@@ -617,6 +639,7 @@ def fit_readout_path(
     shrink=4.0,
     path_tol=PATH_TOL,
     final_tol=None,
+    refine=None,
 ):
     """The output layer's ridge chosen on held-out rows, along a decreasing path.
 
@@ -630,7 +653,9 @@ def fit_readout_path(
     when ``final_tol`` (the gradient tolerance the caller wants) is at least
     ``path_tol``; otherwise it is solved on to ``final_tol`` (``None``: the
     default of :func:`fit_log_loss_readout`), warm-started from its path
-    point.  A path point only has to
+    point, by ``refine`` (a callable like ``fit``; default ``fit``: the
+    estimators' path points take float32 Newton steps, their refinement
+    those of the data's dtype).  A path point only has to
     rank its ridge: solved to a gradient of ``1e-4`` (of the mean loss's
     scale) instead of ``1e-8``, every shared classification dataset chose
     the same ridge, with the same validation log-loss to 4 digits, and the
@@ -682,7 +707,7 @@ def fit_readout_path(
         ridge = max(ridge / shrink, floor)
     if final_tol is not None and final_tol >= path_tol:
         return best[1], best[2], n_fits
-    return fit(best[2], _theta(best[1]), final_tol), best[2], n_fits
+    return (refine or fit)(best[2], _theta(best[1]), final_tol), best[2], n_fits
 
 
 def _theta(res):

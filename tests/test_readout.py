@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from scipy import sparse
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, log_loss, r2_score
@@ -25,6 +26,7 @@ from skadmm._readout import (
     initial_readout,
     temperature_terms,
 )
+from skadmm._solver import SolverOptions
 from skadmm._solver import _output as output
 from skadmm.backends import blocks_for, get_backend
 from skadmm.datasets import load_dataset, load_higgs
@@ -49,11 +51,11 @@ def _indicators(labels, classes):
     return np.eye(classes.size)[index]
 
 
-def _newton(F, Y, sw, alpha, backend="serial", n_jobs=None, block_rows=700):
+def _newton(F, Y, sw, alpha, backend="serial", n_jobs=None, block_rows=700, **kwargs):
     with get_backend(backend, n_jobs) as be:
         blocks = [rows for _, rows in blocks_for(0, F.shape[0], block_rows)]
         theta0 = initial_readout(Y, sw, be, F.shape[1])
-        return fit_log_loss_readout(F, Y, sw, blocks, be, alpha, theta0)
+        return fit_log_loss_readout(F, Y, sw, blocks, be, alpha, theta0, **kwargs)
 
 
 def _lr(F, labels, sw, alpha):
@@ -87,18 +89,101 @@ def test_newton_readout_reaches_logistic_regression(n_classes, weighted):
 
 
 @pytest.mark.parametrize("n_classes", [2, 4])
-def test_newton_readout_is_the_same_on_every_backend(n_classes):
-    """The sums are exact (order-free), so every backend takes the very same steps."""
+@pytest.mark.parametrize("products", [None, np.float32])
+def test_newton_readout_is_the_same_on_every_backend(n_classes, products):
+    """The sums are exact (order-free), so every backend takes the very same steps, with
+    float32 Hessian-vector products too."""
     F, y = _features()
     if n_classes > 2:
         y = 2 * y + (F[:, 0] > np.median(F[:, 0]))
     Y = _indicators(y, np.unique(y))
-    gold = _newton(F, Y, None, 1e-3)
+    low = None if products is None else F.astype(products)
+    gold = _newton(F, Y, None, 1e-3, products=low)
     for backend, n_jobs in [("joblib", 1), ("joblib", 2), ("joblib", 3)]:
-        res = _newton(F, Y, None, 1e-3, backend, n_jobs)
+        res = _newton(F, Y, None, 1e-3, backend, n_jobs, products=low)
         np.testing.assert_array_equal(res.coef, gold.coef)
         np.testing.assert_array_equal(res.intercept, gold.intercept)
         assert res.n_reductions == gold.n_reductions
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_float32_products_reach_the_same_optimum(monkeypatch, n_classes, weighted):
+    """With ``products=float32`` the Hessian-vector products and the preconditioner's
+    curvature run in float32 on a copy of float64 features, while the gradient stays
+    float64: the fit is LogisticRegression's optimum to 1e-6 as with float64 products,
+    its output layer float64, the features untouched."""
+    F, y = _features()
+    if n_classes > 2:
+        y = 2 * y + (F[:, 0] > np.median(F[:, 0]))
+    Y = _indicators(y, np.unique(y))
+    sw = np.random.default_rng(1).uniform(0.2, 3.0, y.size) if weighted else None
+    seen = {"curvature": set(), "gradient": set()}
+    curvature, terms = K.log_loss_curvature, K.log_loss_terms
+
+    def spy_curvature(p, u):
+        seen["curvature"].add((p.dtype.type, u.dtype.type))
+        return curvature(p, u)
+
+    def spy_terms(z, y):
+        seen["gradient"].add(z.dtype.type)
+        return terms(z, y)
+
+    monkeypatch.setattr(K, "log_loss_curvature", spy_curvature)
+    monkeypatch.setattr(K, "log_loss_terms", spy_terms)
+    before = F.copy()
+    res = _newton(F, Y, sw, 0.7, products=F.astype(np.float32))
+    np.testing.assert_array_equal(F, before)
+    assert seen == {"curvature": {(np.float32, np.float32)}, "gradient": {np.float64}}
+    assert res.converged and res.coef.dtype == np.float64
+    lr = _lr(F, y, sw, 0.7)
+    if n_classes == 2:
+        np.testing.assert_allclose(res.coef[:, 0], lr.coef_[0], atol=1e-6)
+        np.testing.assert_allclose(res.intercept[0], lr.intercept_[0], atol=1e-6)
+    else:
+        np.testing.assert_allclose(res.coef, lr.coef_.T, atol=1e-6)
+        np.testing.assert_allclose(
+            res.intercept - res.intercept.mean(), lr.intercept_ - lr.intercept_.mean(), atol=1e-6
+        )
+    seen["curvature"].clear()  # without products: F's dtype
+    _newton(F, Y, sw, 0.7)
+    assert seen["curvature"] == {(np.float64, np.float64)}
+    # the estimators' copy: only of dense features wider than float32
+    assert output._narrowed(F, np.float32).dtype == np.float32
+    for features in (sparse.csr_matrix(F), F.astype(np.float32)):
+        assert output._narrowed(features, np.float32) is None
+    assert output._narrowed(F, None) is None
+
+
+def test_estimators_take_float32_products_on_the_ridge_path_only(higgs_small, monkeypatch):
+    """SolverOptions.readout_products reaches the output layer's fit: the ridge path's
+    points take float32 products of float64 features by default, the data's dtype with
+    "data"; the solve at alpha without held-out rows always the data's dtype.  Anything
+    else is an error naming the option."""
+    from skadmm import _base as base
+
+    X, y = higgs_small
+    asked = []
+
+    def spy(*args, **kwargs):
+        products = kwargs["products"]
+        asked.append(None if products is None else products.dtype.type)
+        return fit_log_loss_readout(*args, **kwargs)
+
+    monkeypatch.setattr(output, "fit_log_loss_readout", spy)
+    cases = [(True, "float32", {np.float32}), (True, "data", {None})]
+    cases += [(False, "float32", {None}), (False, "data", {None})]
+    for early, mode, products in cases:
+        asked.clear()
+        monkeypatch.setattr(
+            base, "SolverOptions", lambda **o: SolverOptions(**{**o, "readout_products": mode})
+        )
+        clf = ADMMClassifier((8,), max_iter=3, early_stopping=early, random_state=0)
+        clf.fit(X[:600], y[:600])
+        assert len(asked) > early and set(asked) == products
+    assert SolverOptions().readout_products == "float32"
+    with pytest.raises(ValueError, match="readout_products"):
+        SolverOptions(readout_products="float16")
 
 
 def _full_and_on_every_third_row(F, Y, sw, counted):
@@ -827,7 +912,7 @@ def test_curvature_sample_is_one_slice_per_chunk(monkeypatch, offset):
         for per_feature, stride in [(8, 0), (1000, 1)]:
             monkeypatch.setattr(output, "SAMPLE_ROWS_PER_FEATURE", per_feature)
             st = SimpleNamespace(backend=be, n_rows=n, blocks=blocks, offset=offset)
-            out = output._LogLossOutput(st, 1e-4, 1e-4, None)
+            out = output._LogLossOutput(st, SolverOptions(), None)
             sample = out.curvature_sample(101)
             stride = stride or n // (per_feature * 101)
             assert len(sample) == len(blocks)

@@ -1,6 +1,7 @@
 """The classifiers' output layer (``readout="log-loss"``), fitted once after the iterations."""
 
 import numpy as np
+from scipy import sparse
 
 from .. import _kernels as K
 from .._readout import (
@@ -31,7 +32,7 @@ def fit_output_layer(state, W, c, options, warm_model, validation, result):
     ridge is chosen on them, their temperature calibrates the confidence (no
     prediction changes), and the score reported is the returned model's.
     """
-    output = _LogLossOutput(state, options.alpha, options.tol, warm_model)
+    output = _LogLossOutput(state, options, warm_model)
     held_out = validation[2] if validation is not None and len(validation) > 2 else None
     L = len(W)
     W, c = output.fit(W, c, into=state.a[L - 1] if L >= 2 else None, held_out=held_out)
@@ -70,8 +71,10 @@ class _LogLossOutput:
     output layer ``W[-1]`` (the search's least-squares one) is not used.
     """
 
-    def __init__(self, state, alpha, tol, init_coefs):
-        self.st, self.alpha, self.tol = state, alpha, tol
+    def __init__(self, state, options, init_coefs):
+        self.st, self.alpha, self.tol = state, options.alpha, options.tol
+        # the dtype of the path points' Newton products (SolverOptions.readout_products)
+        self.products = np.float32 if options.readout_products == "float32" else None
         self.theta = None
         if init_coefs is not None:
             self.theta = np.vstack(
@@ -81,7 +84,7 @@ class _LogLossOutput:
                 ]
             )
         self.n_iter = self.reductions = 0
-        self.ridge = alpha
+        self.ridge = self.alpha
         self.held_out_counts = None  # set when a held-out split chooses the ridge
 
     def features(self, W, c, into):
@@ -131,7 +134,7 @@ class _LogLossOutput:
 
         final = self.final_tolerance()
 
-        def solve(ridge, theta, tol=None):
+        def solve(ridge, theta, tol=None, products=None):
             res = fit_log_loss_readout(
                 features,
                 st.Y,
@@ -145,6 +148,7 @@ class _LogLossOutput:
                 max_cg=budget[1],
                 tol=tol,
                 curvature_rows=sampled,
+                products=products,
             )
             self.n_iter += res.n_iter
             self.reductions += res.n_reductions
@@ -159,14 +163,16 @@ class _LogLossOutput:
             res, self.ridge = solve(self.alpha, self.theta, final), self.alpha
         else:
             total = float(gram[d, d])
+            low = _narrowed(features, self.products)  # one copy for every point
             res, self.ridge, _ = fit_readout_path(
-                solve,
+                lambda ridge, theta, tol: solve(ridge, theta, tol, low),
                 lambda res: self.validation_loss(held_out, *model(res)),
                 self.alpha,
                 total,
                 self.theta,
                 tol=self.tol,
                 final_tol=final,
+                refine=solve,
             )
         return model(res)
 
@@ -207,8 +213,8 @@ class _LogLossOutput:
         leaves at least :data:`SAMPLE_ROWS_PER_FEATURE` rows per feature of
         the output layer (1, every row, where there are fewer): a
         preconditioner needs the curvature's shape, not its sum over every
-        row, and the Hessian-vector products stay exact (so does every
-        Newton step to its tolerance).  A systematic sample: rows sorted by
+        row, and the Hessian-vector products use every row (every Newton
+        step is solved to the same tolerance).  A systematic sample: rows sorted by
         class or by time are sampled evenly, and the choice does not depend
         on the partition.  The whole sample of a chunk of the reproducible
         sums (:data:`~skadmm.backends.CHUNK_ROWS`, whose blocks one worker
@@ -259,3 +265,13 @@ class _LogLossOutput:
         self.reductions += 1
         loss, weight = sum_parts(self.st.backend, local)
         return loss / max(weight, np.finfo(float).tiny)
+
+
+def _narrowed(features, dtype):
+    """``features`` copied into ``dtype`` where that is narrower than theirs (dense only),
+    else None: the products of :func:`~skadmm._readout.fit_log_loss_readout`."""
+    if dtype is None or sparse.issparse(features):
+        return None
+    if np.dtype(dtype).itemsize >= features.dtype.itemsize:
+        return None
+    return features.astype(dtype)
