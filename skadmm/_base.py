@@ -7,7 +7,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy import sparse
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
@@ -476,12 +476,20 @@ class BaseADMM(CallbackMixin, BaseEstimator, ABC):
             # and above the first hidden layer the targets kept for the refreshed steps
             per_row += max(hidden) + sum(hidden) + sum(hidden[1:])
         need = X.shape[0] * per_row * itemsize
+        copy = ""
+        # a classifier's ridge path (with held-out rows) takes its Newton products on a float32
+        # copy of the output layer's dense float64 features (SolverOptions.readout_products)
+        if itemsize > 4 and is_classifier(self) and self.early_stopping is not False:
+            width = hidden[-1] if hidden else (0 if sparse.issparse(X) else X.shape[1])
+            if width:
+                need += X.shape[0] * width * 4
+                copy = f", and a float32 copy of {width} features per row"
         avail = _available_memory()
         if avail is not None and need > _MEMORY_FRACTION * avail:
             raise MemoryError(
                 f"{type(self).__name__}.fit needs about {need / 2**30:.2f} GiB for the "
                 f"per-sample ADMM state ({X.shape[0]} rows x {per_row} values of "
-                f"{itemsize} bytes) but only {avail / 2**30:.2f} GiB are available. "
+                f"{itemsize} bytes{copy}) but only {avail / 2**30:.2f} GiB are available. "
                 "Use float32 input, fewer or narrower hidden layers, or more MPI ranks "
                 "(backend='mpi') so each holds fewer rows."
             )

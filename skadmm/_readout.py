@@ -19,7 +19,8 @@ matrix (the transpose reduction of :func:`~skadmm._kernels.weight_statistics`
 applied to the curvature), each objective and gradient (every Armijo trial
 included) one more.  The preconditioner is ``[F 1]^T S diag(v) [F 1] + alpha
 D`` with ``v`` the rows' curvature ``p_k (1 - p_k)`` averaged over the
-outputs: for one output the exact Hessian (so the step is Newton's, IRLS).
+outputs: for one output the exact Hessian (in the products' dtype; so the step
+is Newton's, IRLS).
 For the softmax it is ``H (x) Qn + alpha D (x) I``, with ``H`` that matrix
 and ``Qn`` the rows' class curvature ``sum s (diag p - p p^T)`` scaled to
 trace ``K``: the Hessian with the rows' weighting and the classes' coupling
@@ -255,6 +256,8 @@ def fit_log_loss_readout(
     count = {"reductions": 0}
     sw = sample_weight
     Fp = F if products is None else products  # the rows the products run on
+    if Fp.shape != F.shape:
+        raise ValueError(f"products has shape {Fp.shape}, the features {F.shape}")
     sw_p = None if sw is None else sw.astype(Fp.dtype, copy=False)
     P = np.empty((F.shape[0], n_out), dtype=Fp.dtype)  # probabilities at theta
 
@@ -280,8 +283,9 @@ def fit_log_loss_readout(
         """The Newton step's preconditioner (a solve), from one reduction: ``[F 1]^T S
         diag(v) [F 1]`` with ``v`` the rows' curvature ``p_k (1 - p_k)`` averaged over
         the outputs (one weighted Gram).  For one output that is the exact Hessian
-        (Newton's step, IRLS).  For the softmax it is the weighting of the rows by how
-        unsure the model is of them, which the Hessian's diagonal blocks share; the
+        (in the products' dtype; Newton's step, IRLS).  For the softmax it is the
+        weighting of the rows by how unsure the model is of them, which the Hessian's
+        diagonal blocks share; the
         same reduction sums the classes' curvature ``sum s (diag p - p p^T)``
         (``K x K``), whose coupling :func:`_coupled_preconditioner` keeps."""
 

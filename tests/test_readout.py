@@ -118,8 +118,8 @@ def test_float32_products_reach_the_same_optimum(monkeypatch, n_classes, weighte
         y = 2 * y + (F[:, 0] > np.median(F[:, 0]))
     Y = _indicators(y, np.unique(y))
     sw = np.random.default_rng(1).uniform(0.2, 3.0, y.size) if weighted else None
-    seen = {"curvature": set(), "gradient": set()}
-    curvature, terms = K.log_loss_curvature, K.log_loss_terms
+    seen = {"curvature": set(), "gradient": set(), "preconditioner": set()}
+    curvature, terms, stats = K.log_loss_curvature, K.log_loss_terms, K.weight_statistics
 
     def spy_curvature(p, u):
         seen["curvature"].add((p.dtype.type, u.dtype.type))
@@ -129,13 +129,20 @@ def test_float32_products_reach_the_same_optimum(monkeypatch, n_classes, weighte
         seen["gradient"].add(z.dtype.type)
         return terms(z, y)
 
+    def spy_stats(a, target, sample_weight=None, gram=True):
+        if gram and target.shape[1] == 0:  # the features' Gram, or the curvature's
+            seen["preconditioner"].add(a.dtype.type)
+        return stats(a, target, sample_weight, gram)
+
     monkeypatch.setattr(K, "log_loss_curvature", spy_curvature)
     monkeypatch.setattr(K, "log_loss_terms", spy_terms)
+    monkeypatch.setattr(K, "weight_statistics", spy_stats)
     before = F.copy()
     res = _newton(F, Y, sw, 0.7, products=F.astype(np.float32))
     np.testing.assert_array_equal(F, before)
-    assert seen == {"curvature": {(np.float32, np.float32)}, "gradient": {np.float64}}
-    assert res.converged and res.coef.dtype == np.float64
+    assert seen["curvature"] == {(np.float32, np.float32)} and seen["gradient"] == {np.float64}
+    assert np.float32 in seen["preconditioner"]  # only the curvature's is float32
+    assert res.converged
     lr = _lr(F, y, sw, 0.7)
     if n_classes == 2:
         np.testing.assert_allclose(res.coef[:, 0], lr.coef_[0], atol=1e-6)
@@ -146,8 +153,12 @@ def test_float32_products_reach_the_same_optimum(monkeypatch, n_classes, weighte
             res.intercept - res.intercept.mean(), lr.intercept_ - lr.intercept_.mean(), atol=1e-6
         )
     seen["curvature"].clear()  # without products: F's dtype
+    seen["preconditioner"].clear()
     _newton(F, Y, sw, 0.7)
     assert seen["curvature"] == {(np.float64, np.float64)}
+    assert seen["preconditioner"] == {np.float64}
+    with pytest.raises(ValueError, match="products has shape"):
+        _newton(F, Y, sw, 0.7, products=F[:-1].astype(np.float32))
     # the estimators' copy: only of dense features wider than float32
     assert output._narrowed(F, np.float32).dtype == np.float32
     for features in (sparse.csr_matrix(F), F.astype(np.float32)):
@@ -181,6 +192,13 @@ def test_estimators_take_float32_products_on_the_ridge_path_only(higgs_small, mo
         clf = ADMMClassifier((8,), max_iter=3, early_stopping=early, random_state=0)
         clf.fit(X[:600], y[:600])
         assert len(asked) > early and set(asked) == products
+    # a tol below the path's: the chosen point is refined in the data's dtype
+    asked.clear()
+    monkeypatch.setattr(base, "SolverOptions", SolverOptions)
+    ADMMClassifier((8,), max_iter=3, tol=1e-6, early_stopping=True, random_state=0).fit(
+        X[:600], y[:600]
+    )
+    assert len(asked) >= 2 and set(asked[:-1]) == {np.float32} and asked[-1] is None
     assert SolverOptions().readout_products == "float32"
     with pytest.raises(ValueError, match="readout_products"):
         SolverOptions(readout_products="float16")

@@ -187,6 +187,29 @@ def test_memory_estimate_refuses_a_fit_that_cannot_fit(monkeypatch):
         ADMMClassifier(hidden_layer_sizes=(64,)).fit(X20, Y20)
 
 
+def test_memory_estimate_counts_the_ridge_paths_float32_copy(monkeypatch):
+    """A classifier that may hold out rows counts the float32 copy of its output layer's
+    dense float64 features (its ridge path's Newton products); without early stopping, in
+    float32, and for the regressor there is none."""
+    n, hidden = 10**6, (300,)
+    state = n * (2 * 300 + 2 + 300 + 300) * 8  # the default's per-sample state, 1 output
+    copy = n * 300 * 4
+    monkeypatch.setattr(
+        base, "_available_memory", lambda: (state + copy / 2) / base._MEMORY_FRACTION
+    )
+    X = np.empty((n, 28))  # only its shape and dtype are read
+    with pytest.raises(MemoryError, match="float32 copy of 300 features"):
+        ADMMClassifier(hidden)._check_memory(X, hidden, 1)
+    ADMMClassifier(hidden, early_stopping=False)._check_memory(X, hidden, 1)
+    ADMMRegressor(hidden)._check_memory(X, hidden, 1)
+    ADMMClassifier(hidden)._check_memory(np.empty((n, 28), np.float32), hidden, 1)
+    monkeypatch.setattr(
+        base, "_available_memory", lambda: (state - copy / 2) / base._MEMORY_FRACTION
+    )
+    with pytest.raises(MemoryError, match=r"bytes\) but"):  # the state alone: no copy named
+        ADMMClassifier(hidden, early_stopping=False)._check_memory(X, hidden, 1)
+
+
 def test_pickle_and_joblib_round_trips(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

@@ -98,20 +98,22 @@ class SolverOptions:
     ``readout_products``: the dtype of the Hessian-vector products and
     preconditioner of the ridge path's points
     (:func:`~skadmm._readout.fit_log_loss_readout`'s ``products``):
-    ``"float32"`` (float64 features are copied into float32 once per
-    path; the objective, gradient and convergence test stay float64) or
+    ``"float32"`` (dense float64 features, the last hidden layer's or ``X``
+    without one, are copied into float32 once per path; the objective,
+    gradient and convergence test stay float64) or
     ``"data"`` (the data's dtype).  Measured in
     ``benchmarks/results/readout_products.md`` (every shared classification
     dataset, validation splits, 1 and 2 hidden layers, 66 cells): the
     same ridge in every cell, validation accuracy within 0.0008 and
     log-loss within 0.0004, the output layer's time 0.87 times in
     geometric mean (krkopt 0.58, Fashion-MNIST 0.74) and the fit's 0.94
-    (krkopt 0.69).  The output layer solved at
-    ``alpha`` without held-out rows, and a path point solved on to a
-    ``tol`` below ``1e-4``, always use the data's dtype: weighted rows and
-    the same rows repeated then give the same model to rounding
-    (scikit-learn's sample-weight equivalence), which float32 steps,
-    stopping elsewhere within the tolerance, do not.  ``growth``
+    (krkopt 0.69).  The output layer solved at ``alpha`` without held-out
+    rows always uses the data's dtype: weighted rows and the same rows
+    repeated then give the same model to rounding (scikit-learn's
+    sample-weight equivalence), which float32 steps, stopping elsewhere
+    within the tolerance, do not.  So does a chosen path point solved on
+    to a ``tol`` below ``1e-4``, as the solve at ``alpha`` would be (not
+    measured with float32 products).  ``growth``
     (``variant="search"`` with two or more hidden layers of a piecewise-linear
     activation and no warm start): fit the first hidden layer alone, then
     (``layerwise``, with a validation function only) each further layer on

@@ -213,8 +213,8 @@ class _LogLossOutput:
         leaves at least :data:`SAMPLE_ROWS_PER_FEATURE` rows per feature of
         the output layer (1, every row, where there are fewer): a
         preconditioner needs the curvature's shape, not its sum over every
-        row, and the Hessian-vector products use every row (every Newton
-        step is solved to the same tolerance).  A systematic sample: rows sorted by
+        row, and the Hessian-vector products use every row (the problem is
+        solved to the same tolerance).  A systematic sample: rows sorted by
         class or by time are sampled evenly, and the choice does not depend
         on the partition.  The whole sample of a chunk of the reproducible
         sums (:data:`~skadmm.backends.CHUNK_ROWS`, whose blocks one worker
