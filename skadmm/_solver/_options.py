@@ -105,9 +105,9 @@ class SolverOptions:
     ``benchmarks/results/readout_products.md`` (every shared classification
     dataset, validation splits, 1 and 2 hidden layers, 66 cells): the
     same ridge in every cell, validation accuracy within 0.0008 and
-    log-loss within 0.0004, the output layer's time 0.87 times in
-    geometric mean (krkopt 0.58, Fashion-MNIST 0.74) and the fit's 0.94
-    (krkopt 0.69).  The output layer solved at ``alpha`` without held-out
+    log-loss within 0.0004, the output layer's time 0.88 times in
+    geometric mean (krkopt 0.68, Fashion-MNIST 0.75) and the fit's 0.95
+    (krkopt 0.78).  The output layer solved at ``alpha`` without held-out
     rows always uses the data's dtype: weighted rows and the same rows
     repeated then give the same model to rounding (scikit-learn's
     sample-weight equivalence), which float32 steps, stopping elsewhere
