@@ -258,7 +258,7 @@ def fit_log_loss_readout(
     Fp = F if products is None else products  # the rows the products run on
     if Fp.shape != F.shape:
         raise ValueError(f"products has shape {Fp.shape}, the features {F.shape}")
-    sw_p = None if sw is None else sw.astype(Fp.dtype, copy=False)
+    sw_p = sw if products is None or sw is None else sw.astype(Fp.dtype, copy=False)
     P = np.empty((F.shape[0], n_out), dtype=Fp.dtype)  # probabilities at theta
 
     def reduce(fn, shapes):
@@ -285,9 +285,9 @@ def fit_log_loss_readout(
         the outputs (one weighted Gram).  For one output that is the exact Hessian
         (in the products' dtype; Newton's step, IRLS).  For the softmax it is the
         weighting of the rows by how unsure the model is of them, which the Hessian's
-        diagonal blocks share; the
-        same reduction sums the classes' curvature ``sum s (diag p - p p^T)``
-        (``K x K``), whose coupling :func:`_coupled_preconditioner` keeps."""
+        diagonal blocks share; the same reduction sums the classes' curvature ``sum s
+        (diag p - p p^T)`` (``K x K``), whose coupling :func:`_coupled_preconditioner`
+        keeps."""
 
         coupled = n_out > 1  # the softmax: its classes' coupling too
 
