@@ -112,7 +112,7 @@ def test_float32_products_reach_the_same_optimum(monkeypatch, n_classes, weighte
     """With ``products=float32`` the Hessian-vector products and the preconditioner's
     curvature run in float32 on a copy of float64 features, while the gradient stays
     float64: the fit is LogisticRegression's optimum to 1e-6 as with float64 products,
-    its output layer float64, the features untouched."""
+    the features untouched; products of another shape are refused."""
     F, y = _features()
     if n_classes > 2:
         y = 2 * y + (F[:, 0] > np.median(F[:, 0]))
