@@ -44,10 +44,12 @@ MODELS = ("MLP log-loss", "MLP squared", "ADMM")
 
 class SquaredLossMLP:
     """``MLPRegressor`` on the 0/1 class indicators, predicting the largest output
-    (two classes: one output, thresholded at 1/2), as the default fits them."""
+    (two classes: one output, thresholded at 1/2), as the default fits them.
+    ``options``: MLPRegressor's other parameters (default ``early_stopping=True``)."""
 
-    def __init__(self, hidden, seed):
-        self.mlp = MLPRegressor(hidden_layer_sizes=hidden, early_stopping=True, random_state=seed)
+    def __init__(self, hidden, seed, **options):
+        options = options or {"early_stopping": True}
+        self.mlp = MLPRegressor(hidden_layer_sizes=hidden, random_state=seed, **options)
 
     def fit(self, X, y):
         self.classes_ = np.unique(y)

@@ -35,6 +35,7 @@ SCRIPTS = [
     "bench_stage_phases.py",
     "bench_loss_or_solver.py",
     "bench_depth_limit.py",
+    "bench_first_layer.py",
     "bench_first_phase.py",
     "bench_local_targets.py",
     "bench_step_direction.py",
