@@ -36,6 +36,7 @@ SCRIPTS = [
     "bench_loss_or_solver.py",
     "bench_depth_limit.py",
     "bench_first_layer.py",
+    "bench_irls_targets.py",
     "bench_first_phase.py",
     "bench_local_targets.py",
     "bench_step_direction.py",

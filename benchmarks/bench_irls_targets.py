@@ -1,0 +1,186 @@
+"""A prototype, not in the library: the hidden layers trained on the log-loss by IRLS targets.
+
+The default classifier trains its hidden layers on the least-squares fit of
+the 0/1 class indicators (after a phase of hinge targets) and fits its
+output layer to the log-loss only afterwards; ``bench_first_layer.py``
+shows that a first layer fitted further on the log-loss is what nursery's
+and ijcnn1's deep gaps lack.  This script measures one way to get there
+with the default's own closed-form steps (iteratively reweighted least
+squares): before every iteration of the search, the targets and row
+weights it fits become the log-loss's second-order model at the current
+logits ``Z = F W_L + c_L``:
+
+* two classes (one logit): ``p = sigmoid(Z)``, weight ``b = p (1 - p)``:
+  Newton's (IRLS) exact curvature;
+* K classes: ``p = softmax(Z)`` and one weight per row, ``b = 1 - sum p^2``
+  (the trace of the softmax's curvature ``diag p - p p^T``, an upper bound
+  of its largest eigenvalue), where the exact curvature would need one
+  Gram matrix per class;
+
+``b`` clipped to ``[0.01, 0.25]`` (two classes) or ``[0.01, 0.5]``
+(Böhning's bound), the targets ``T = Z + (Y - p) / b``, the row weights the
+sample weights times ``b``.  The output layer is refitted to them (variable
+projection), the hidden targets come from the squared output update towards
+``T`` from the first iteration (no hinge phase), and the search's own
+stopping rule is off (``search_tol=None``: its objective changes with
+``T``), so early stopping on the held-out rows and ``max_iter`` end the
+fit.  The classifier's output layer is then fitted to the log-loss as
+always.  It is installed by replacing ``Search.begin`` and
+``Loop.run`` for the fit (see :func:`irls_fit`); nothing else changes.
+
+Validation splits of the training rows of every classification dataset
+(``bench_growth.validation_split``: 75/25, stratified; all the training
+rows unless ``--rows`` caps them; split seeds ``--seeds``, default 0, 1,
+2, each also ``random_state``), ``--depths`` hidden layers of 100 units
+(default 1,2; a deep fit's stages all use the IRLS targets).  Nothing here
+reads a test set.
+"""
+
+import time
+import warnings
+
+import numpy as np
+from _common import report, table
+from bench_growth import grid_arguments, pair_summary, validation_cells
+from sklearn.exceptions import ConvergenceWarning
+
+import skadmm._base as base
+import skadmm._solver._loop as loop
+from skadmm import ADMMClassifier
+from skadmm import _kernels as K
+from skadmm._solver import SolverOptions
+from skadmm._solver._search import Search
+
+FLOOR = 0.01
+
+
+def refresh(search):
+    """Replace the state's targets and row weights by the log-loss's IRLS model at the
+    current logits, and refit the output layer to them (sets the search's objective)."""
+    st, s = search.state, search.search
+    L = st.n_layers
+    if not hasattr(search, "indicators"):
+        search.indicators = st.Y.copy()
+        search.sample_weight = None if st.sw is None else st.sw.copy()
+        st.sw = np.ones(st.n_rows) if st.sw is None else st.sw.copy()
+
+    def block(k, rows):
+        Z = K.linear(st.a[L - 1][rows], st.W[-1], st.c[-1]).astype(np.float64)
+        Y = search.indicators[rows]
+        if Z.shape[1] == 1:
+            P = 1.0 / (1.0 + np.exp(-Z))
+            b, cap = (P * (1.0 - P))[:, 0], 0.25
+        else:
+            E = np.exp(Z - Z.max(axis=1, keepdims=True))
+            P = E / E.sum(axis=1, keepdims=True)
+            b, cap = 1.0 - np.sum(P * P, axis=1), 0.5
+        b = np.clip(b, FLOOR, cap)
+        st.Y[rows] = Z + (Y - P) / b[:, None]
+        sw = search.sample_weight
+        st.sw[rows] = b if sw is None else b * sw[rows]
+
+    st.map(block)
+    search.gram0 = st.input_gram()  # the first layer's Gram holds the row weights
+    parts = [
+        np.array([np.sum(st.sw[r] * np.sum(np.square(st.Y[r], dtype=np.float64), axis=1))])
+        for r in st.blocks
+    ]
+    s.sq_targets = float(st.backend.reduce_parts(parts, (1,))[0])
+    G, R = st.reduce(
+        lambda k, rows: search.readout_sums(st.a[L - 1][rows], rows), search.readout_shapes
+    )
+    search.fit_readout(G, R)
+
+
+def irls_begin(search, it, begin=Search.begin):
+    if search.search.sq_targets is not None:  # after the first iteration's set-up
+        refresh(search)
+    return begin(search, it)
+
+
+def restoring_run(self, progress, result, run=loop.Loop.run):
+    """The loop, then the indicators and sample weights back for the output layer's fit."""
+    out = run(self, progress, result)
+    rule = self.rule
+    if hasattr(rule, "indicators"):
+        rule.state.Y[...] = rule.indicators
+        rule.state.sw = rule.sample_weight
+    return out
+
+
+def irls_options(**kwargs):
+    return SolverOptions(**{**kwargs, "search_targets": "squared", "slow_tol": None})
+
+
+def fitted(model, Xa, ya, Xv, yv, irls):
+    """(training accuracy, validation accuracy, seconds, iterations)."""
+    saved = Search.begin, loop.Loop.run
+    if irls:
+        Search.begin, loop.Loop.run = irls_begin, restoring_run
+        base.SolverOptions = irls_options
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            t = time.perf_counter()
+            model.fit(Xa, ya)
+            t = time.perf_counter() - t
+    finally:
+        Search.begin, loop.Loop.run = saved
+        base.SolverOptions = SolverOptions
+    return model.score(Xa, ya), model.score(Xv, yv), t, model.n_iter_
+
+
+def main():
+    rows_cap, depths, names, seeds = grid_arguments(__doc__, "1,2", seeds=True, rows=None)
+    rows, cells = [], []
+    for name, seed, depth, (Xa, Xv, ya, yv, _) in validation_cells(
+        names, rows_cap, seeds, depths, classification=True
+    ):
+        hidden = (100,) * depth
+        out = {
+            irls: fitted(ADMMClassifier(hidden, random_state=seed), Xa, ya, Xv, yv, irls)
+            for irls in (False, True)
+        }
+        d, i = out[False], out[True]
+        row = [name, len(np.unique(ya)), seed, depth]
+        row += [f"{d[0]:.4f}", f"{d[1]:.4f}", f"{i[0]:.4f}", f"{i[1]:.4f}", f"{i[1] - d[1]:+.4f}"]
+        row += [f"{d[2]:.1f}", f"{i[2]:.1f}", d[3], i[3]]
+        print(*row, flush=True)
+        rows.append(row)
+        group = "two classes" if len(np.unique(ya)) == 2 else "more classes"
+        cells.append((f"{name} ({group})", depth, d[1:], i[1:]))
+    headers = [
+        "dataset",
+        "classes",
+        "seed",
+        "hidden layers",
+        "default train",
+        "default validation",
+        "IRLS train",
+        "IRLS validation",
+        "IRLS - default",
+        "default s",
+        "IRLS s",
+        "default iterations",
+        "IRLS iterations",
+    ]
+    sum_headers, sum_rows = pair_summary(cells, depths, iterations=True)
+    rows_text = "every training row" if rows_cap is None else f"at most {rows_cap} rows"
+    sections = [
+        (
+            None,
+            f"validation splits of the training rows (75/25, stratified; {rows_text}; "
+            f"split seeds {seeds}, also random_state), 100 units per hidden layer, depths "
+            f"{depths}; accuracies on the training (75 %) and validation (25 %) rows; "
+            "default = ADMMClassifier's default, IRLS = the same with the prototype's "
+            "log-loss targets (this script's docstring); seconds are fit times in this one "
+            "run.",
+        ),
+        ("Every fit", table(headers, rows)),
+        ("IRLS targets against the default", table(sum_headers, sum_rows)),
+    ]
+    report("irls_targets", "A prototype: hidden layers trained on the log-loss by IRLS", sections)
+
+
+if __name__ == "__main__":
+    main()
