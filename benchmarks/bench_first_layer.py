@@ -14,19 +14,22 @@ hidden layer:
    "lbfgs", max_iter=200)``) and on the squared loss of the 0/1 class
    indicators the default trains its hidden layers on
    (``bench_loss_or_solver.SquaredLossMLP`` with the same L-BFGS settings).
-   Every fit has ``alpha=1e-4``.  L-BFGS has no early stopping: its 200
-   iterations are a fixed budget.  Training and validation accuracy, seconds.
+   Every fit has ``alpha=1e-4``.  L-BFGS has no early stopping: it runs
+   200 iterations, or fewer where its gradient test (``tol=1e-4``) stops
+   it.  Training and validation accuracy, seconds.
 2. *Layer-wise stages on a fixed first layer.*  The hidden layer of one of
    those one-layer fits is frozen, its features (ReLU) are standardised on
-   the training rows, and the default's one-hidden-layer fit is trained on
-   them (what a layer-wise stage of the default's growth is); its layer is
-   frozen in turn and a third is trained the same way.  First layers: the
-   default's own, and L-BFGS's on the log-loss.  Beside them, the default
-   and the Adam MLP with 2 and 3 hidden layers.  (The default's own growth
-   differs from the first chain in that held-out rows may reject a stage
-   and that its stages share ``max_iter``.)
+   the training rows, and the default ``ADMMClassifier`` with one hidden
+   layer is trained on them; its layer is frozen in turn and a third is
+   trained the same way.  First layers: the default's own, and L-BFGS's on
+   the log-loss.  Beside them, the default and the Adam MLP with 2 and 3
+   hidden layers.  The default's own growth (``skadmm._growth``) differs:
+   its layer-wise stages fit the squared targets from their first
+   iteration (no hinge phase), fit no log-loss output layer of their own,
+   share ``max_iter``, and held-out rows may reject a stage.
 
-``--depths`` is not used (always 1 to 3 layers).
+``--depths`` is not used (always 1 to 3 layers); ``--quick`` runs split seed
+0 only.
 """
 
 import time
@@ -170,7 +173,7 @@ def main():
             f"validation splits of the training rows (75/25, stratified; {rows}; split "
             f"seeds {seeds}, also the models' random_state), 100 units per hidden layer; "
             f"accuracies on the training (75 %) and validation (25 %) rows; L-BFGS has no "
-            f"early stopping and runs max_iter={LBFGS_ITER} iterations; every fit has "
+            f"early stopping and runs at most max_iter={LBFGS_ITER} iterations; every fit has "
             "alpha=1e-4; seconds are fit times in this one run.",
         ),
         ("1. One hidden layer", table(one_headers, one_rows)),

@@ -6,8 +6,9 @@ output layer to the log-loss only afterwards; ``bench_first_layer.py``
 shows that a first layer fitted further on the log-loss is what nursery's
 and ijcnn1's deep gaps lack.  This script measures one way to get there
 with the default's own closed-form steps (iteratively reweighted least
-squares): before every iteration of the search, the targets and row
-weights it fits become the log-loss's second-order model at the current
+squares): before every iteration of the search but the first of each stage
+(which fits the 0/1 indicators, unweighted), the targets and row weights it
+fits become the log-loss's second-order model at the current
 logits ``Z = F W_L + c_L``:
 
 * two classes (one logit): ``p = sigmoid(Z)``, weight ``b = p (1 - p)``:
@@ -20,20 +21,23 @@ logits ``Z = F W_L + c_L``:
 ``b`` clipped to ``[0.01, 0.25]`` (two classes) or ``[0.01, 0.5]``
 (Böhning's bound), the targets ``T = Z + (Y - p) / b``, the row weights the
 sample weights times ``b``.  The output layer is refitted to them (variable
-projection), the hidden targets come from the squared output update towards
-``T`` from the first iteration (no hinge phase), and the search's own
+projection), the hidden targets come from the squared output update (towards
+``T`` from the second iteration; no hinge phase), and the search's own
 stopping rule is off (``search_tol=None``: its objective changes with
 ``T``), so early stopping on the held-out rows and ``max_iter`` end the
 fit.  The classifier's output layer is then fitted to the log-loss as
-always.  It is installed by replacing ``Search.begin`` and
-``Loop.run`` for the fit (see :func:`irls_fit`); nothing else changes.
+always.  It is installed for the fit by :func:`fitted`, which replaces
+``Search.begin``, ``Loop.run`` and the estimators' ``SolverOptions`` (for
+``search_targets="squared"`` and ``slow_tol=None``) and restores them after.
 
 Validation splits of the training rows of every classification dataset
 (``bench_growth.validation_split``: 75/25, stratified; all the training
 rows unless ``--rows`` caps them; split seeds ``--seeds``, default 0, 1,
 2, each also ``random_state``), ``--depths`` hidden layers of 100 units
-(default 1,2; a deep fit's stages all use the IRLS targets).  Nothing here
-reads a test set.
+(default 1,2; a deep fit's stages all use the IRLS targets; ``--quick``:
+at most 3,000 rows, split seed 0).  While the IRLS targets run, the loop's
+``loss_curve_`` is measured against them (no table here uses it).  Nothing
+here reads a test set.
 """
 
 import time
@@ -100,12 +104,13 @@ def irls_begin(search, it, begin=Search.begin):
 
 def restoring_run(self, progress, result, run=loop.Loop.run):
     """The loop, then the indicators and sample weights back for the output layer's fit."""
-    out = run(self, progress, result)
-    rule = self.rule
-    if hasattr(rule, "indicators"):
-        rule.state.Y[...] = rule.indicators
-        rule.state.sw = rule.sample_weight
-    return out
+    try:
+        return run(self, progress, result)
+    finally:
+        rule = self.rule
+        if hasattr(rule, "indicators"):
+            rule.state.Y[...] = rule.indicators
+            rule.state.sw = rule.sample_weight
 
 
 def irls_options(**kwargs):

@@ -45,7 +45,8 @@ MODELS = ("MLP log-loss", "MLP squared", "ADMM")
 class SquaredLossMLP:
     """``MLPRegressor`` on the 0/1 class indicators, predicting the largest output
     (two classes: one output, thresholded at 1/2), as the default fits them.
-    ``options``: MLPRegressor's other parameters (default ``early_stopping=True``)."""
+    ``options``: MLPRegressor's other parameters; without any, ``early_stopping=True``
+    (given, they replace that default)."""
 
     def __init__(self, hidden, seed, **options):
         options = options or {"early_stopping": True}
