@@ -26,15 +26,26 @@ projection), the hidden targets come from the squared output update (towards
 stopping rule is off (``search_tol=None``: its objective changes with
 ``T``), so early stopping on the held-out rows and ``max_iter`` end the
 fit.  The classifier's output layer is then fitted to the log-loss as
-always.  It is installed for the fit by :func:`fitted`, which replaces
-``Search.begin``, ``Loop.run`` and the estimators' ``SolverOptions`` (for
-``search_targets="squared"`` and ``slow_tol=None``) and restores them after.
+always.  That is the variant *from the start*.  The variant *third phase*
+keeps the default's phases (the hinge targets, then the squared ones; a
+layer-wise stage: the squared ones) and, where the default would end the
+squared phase (by the search's own rule, or by the held-out rows'
+patience), runs a third on the IRLS targets, the search's state reset as
+at the default's switch, ending after 3 stalled iterations in a row (its
+objective changes with ``T``, so the progress rule has no reference), by
+the held-out rows or by ``max_iter``; the held-out rows choose the
+returned iterate among all the phases', as always.  Each is installed for
+the fit by :func:`fitted`, which replaces ``Search.begin`` and
+``Loop.run``, and the estimators' ``SolverOptions``
+(for ``search_targets="squared"`` and ``slow_tol=None``; from the start)
+or the search's ``_switch_targets`` (third phase), and restores them
+after.
 
 Validation splits of the training rows of every classification dataset
 (``bench_growth.validation_split``: 75/25, stratified; all the training
 rows unless ``--rows`` caps them; split seeds ``--seeds``, default 0, 1,
 2, each also ``random_state``), ``--depths`` hidden layers of 100 units
-(default 1,2; a deep fit's stages all use the IRLS targets; ``--quick``:
+(default 1,2; every stage of a deep fit uses the variant; ``--quick``:
 at most 3,000 rows, split seed 0).  While the IRLS targets run, the loop's
 ``loss_curve_`` is measured against them (no table here uses it).  Nothing
 here reads a test set.
@@ -50,6 +61,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 import skadmm._base as base
 import skadmm._solver._loop as loop
+import skadmm._solver._search as search_module
 from skadmm import ADMMClassifier
 from skadmm import _kernels as K
 from skadmm._solver import SolverOptions
@@ -102,6 +114,29 @@ def irls_begin(search, it, begin=Search.begin):
     return begin(search, it)
 
 
+def third_phase_begin(search, it, begin=Search.begin):
+    if getattr(search.search, "irls", False):
+        refresh(search)
+        # the objective changes with the targets: a phase ends on 3 stalls in a row
+        search.search.phase_start = None
+    return begin(search, it)
+
+
+def third_phase_switch(search, it, loss, options, local, switch=search_module._switch_targets):
+    """The default's phase switch; once the squared phase is spent, a third phase on the
+    IRLS targets (the search's state reset as at the default's switch) instead of the end."""
+    if switch(search, it, loss, options, local):
+        return True
+    if not search.squared or getattr(search, "irls", False):
+        return False
+    search.irls, search.slow, search.phase_start = True, 0, None
+    if search.previous is not None:
+        search.previous = [None] * len(search.previous)
+    search.omega = [options.relaxation_start] * len(search.omega)
+    search.local = list(local)
+    return True
+
+
 def restoring_run(self, progress, result, run=loop.Loop.run):
     """The loop, then the indicators and sample weights back for the output layer's fit."""
     try:
@@ -117,12 +152,16 @@ def irls_options(**kwargs):
     return SolverOptions(**{**kwargs, "search_targets": "squared", "slow_tol": None})
 
 
-def fitted(model, Xa, ya, Xv, yv, irls):
-    """(training accuracy, validation accuracy, seconds, iterations)."""
-    saved = Search.begin, loop.Loop.run
-    if irls:
+def fitted(model, Xa, ya, Xv, yv, variant):
+    """(training accuracy, validation accuracy, seconds, iterations) of ``model`` with the
+    IRLS targets of ``variant`` (None: the default)."""
+    saved = Search.begin, loop.Loop.run, search_module._switch_targets
+    if variant == "from the start":
         Search.begin, loop.Loop.run = irls_begin, restoring_run
         base.SolverOptions = irls_options
+    elif variant == "third phase":
+        Search.begin, loop.Loop.run = third_phase_begin, restoring_run
+        search_module._switch_targets = third_phase_switch
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -130,46 +169,42 @@ def fitted(model, Xa, ya, Xv, yv, irls):
             model.fit(Xa, ya)
             t = time.perf_counter() - t
     finally:
-        Search.begin, loop.Loop.run = saved
+        Search.begin, loop.Loop.run, search_module._switch_targets = saved
         base.SolverOptions = SolverOptions
     return model.score(Xa, ya), model.score(Xv, yv), t, model.n_iter_
 
 
+VARIANTS = ("from the start", "third phase")
+
+
 def main():
     rows_cap, depths, names, seeds = grid_arguments(__doc__, "1,2", seeds=True, rows=None)
-    rows, cells = [], []
+    rows, cells = [], {v: [] for v in VARIANTS}
     for name, seed, depth, (Xa, Xv, ya, yv, _) in validation_cells(
         names, rows_cap, seeds, depths, classification=True
     ):
         hidden = (100,) * depth
         out = {
-            irls: fitted(ADMMClassifier(hidden, random_state=seed), Xa, ya, Xv, yv, irls)
-            for irls in (False, True)
+            v: fitted(ADMMClassifier(hidden, random_state=seed), Xa, ya, Xv, yv, v)
+            for v in (None, *VARIANTS)
         }
-        d, i = out[False], out[True]
-        row = [name, len(np.unique(ya)), seed, depth]
-        row += [f"{d[0]:.4f}", f"{d[1]:.4f}", f"{i[0]:.4f}", f"{i[1]:.4f}", f"{i[1] - d[1]:+.4f}"]
-        row += [f"{d[2]:.1f}", f"{i[2]:.1f}", d[3], i[3]]
+        d = out[None]
+        row = [name, len(np.unique(ya)), seed, depth, f"{d[0]:.4f}", f"{d[1]:.4f}"]
+        for v in VARIANTS:
+            row += [f"{out[v][0]:.4f}", f"{out[v][1]:.4f}", f"{out[v][1] - d[1]:+.4f}"]
+        row += [f"{out[v][2]:.1f}" for v in (None, *VARIANTS)]
+        row += [out[v][3] for v in (None, *VARIANTS)]
         print(*row, flush=True)
         rows.append(row)
         group = "two classes" if len(np.unique(ya)) == 2 else "more classes"
-        cells.append((f"{name} ({group})", depth, d[1:], i[1:]))
-    headers = [
-        "dataset",
-        "classes",
-        "seed",
-        "hidden layers",
-        "default train",
-        "default validation",
-        "IRLS train",
-        "IRLS validation",
-        "IRLS - default",
-        "default s",
-        "IRLS s",
-        "default iterations",
-        "IRLS iterations",
-    ]
-    sum_headers, sum_rows = pair_summary(cells, depths, iterations=True)
+        for v in VARIANTS:
+            cells[v].append((f"{name} ({group})", depth, d[1:], out[v][1:]))
+    headers = ["dataset", "classes", "seed", "hidden layers", "default train"]
+    headers += ["default validation"]
+    for v in VARIANTS:
+        headers += [f"IRLS {v}: train", f"{v}: validation", f"{v} - default"]
+    headers += [f"{v or 'default'} s" for v in (None, *VARIANTS)]
+    headers += [f"{v or 'default'} iterations" for v in (None, *VARIANTS)]
     rows_text = "every training row" if rows_cap is None else f"at most {rows_cap} rows"
     sections = [
         (
@@ -177,13 +212,15 @@ def main():
             f"validation splits of the training rows (75/25, stratified; {rows_text}; "
             f"split seeds {seeds}, also random_state), 100 units per hidden layer, depths "
             f"{depths}; accuracies on the training (75 %) and validation (25 %) rows; "
-            "default = ADMMClassifier's default, IRLS = the same with the prototype's "
-            "log-loss targets (this script's docstring); seconds are fit times in this one "
-            "run.",
+            "default = ADMMClassifier's default; IRLS from the start / third phase = the "
+            "same with the prototype's log-loss targets (this script's docstring); seconds "
+            "are fit times in this one run.",
         ),
         ("Every fit", table(headers, rows)),
-        ("IRLS targets against the default", table(sum_headers, sum_rows)),
     ]
+    for v in VARIANTS:
+        sum_headers, sum_rows = pair_summary(cells[v], depths, iterations=True)
+        sections.append((f"IRLS {v} against the default", table(sum_headers, sum_rows)))
     report("irls_targets", "A prototype: hidden layers trained on the log-loss by IRLS", sections)
 
 
