@@ -32,14 +32,10 @@ hidden layer:
 0 only.
 """
 
-import time
-import warnings
-
 import numpy as np
 from _common import report, table
 from bench_growth import grid_arguments, validation_cells
-from bench_loss_or_solver import SquaredLossMLP
-from sklearn.exceptions import ConvergenceWarning
+from bench_loss_or_solver import SquaredLossMLP, accuracies
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 
@@ -51,17 +47,7 @@ LBFGS_ITER = 200
 
 def fitted(model, Xa, ya, Xv, yv):
     """``model`` fitted on ``(Xa, ya)``: (itself, training accuracy, validation accuracy, s)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        t = time.perf_counter()
-        model.fit(Xa, ya)
-        t = time.perf_counter() - t
-    return (
-        model,
-        float(np.mean(model.predict(Xa) == ya)),
-        float(np.mean(model.predict(Xv) == yv)),
-        t,
-    )
+    return (model, *accuracies(model, Xa, ya, Xv, yv))
 
 
 def one_layer_models(seed):
