@@ -34,7 +34,14 @@ patience), runs a third on the IRLS targets, the search's state reset as
 at the default's switch, ending after 3 stalled iterations in a row (its
 objective changes with ``T``, so the progress rule has no reference), by
 the held-out rows or by ``max_iter``; the held-out rows choose the
-returned iterate among all the phases', as always.  Each is installed for
+returned iterate among all the phases', as always.  Each comes twice: as
+described, and *ridged*: while the IRLS targets run, the output layer's
+ridge is ``RIDGE_RELATIVE`` (1e-3) times the mean diagonal of the
+IRLS-weighted Gram matrix of its features, instead of ``alpha``, which is
+negligible next to that Gram (the model's curvature ``b`` reaches its floor
+on the rows a fit separates, whose targets ``(Y - p) / b`` then lie up to
+100 away; the ridge holds the output layer back from them; see
+:func:`refresh`).  Each is installed for
 the fit by :func:`fitted`, which replaces ``Search.begin`` and
 ``Loop.run``, and the estimators' ``SolverOptions``
 (for ``search_targets="squared"`` and ``slow_tol=None``; from the start)
@@ -63,20 +70,36 @@ from skadmm._solver import SolverOptions
 from skadmm._solver._search import Search
 
 FLOOR = 0.01
+#: the ridged variants' output-layer ridge, relative to the mean diagonal of the
+#: IRLS-weighted Gram matrix of its features
+RIDGE_RELATIVE = 1e-3
+RIDGE = [0.0]  # the ridge of the fit under way (0: alpha)
 
 
 def refresh(search):
     """Replace the state's targets and row weights by the log-loss's IRLS model at the
-    current logits, and refit the output layer to them (sets the search's objective)."""
+    current logits, and refit the output layer to them (sets the search's objective).
+
+    With ``RIDGE[0] > 0`` (the *ridged* variants) the output layer's ridge during the
+    IRLS iterations is ``RIDGE[0]`` times the mean diagonal of the IRLS-weighted Gram
+    matrix of its features (scale-free), instead of ``alpha``: the targets are
+    multiplied by ``sqrt(kappa)`` and the row weights divided by ``kappa``, which leaves
+    the fit's data term as it is and multiplies the ridge by ``kappa``; the output
+    layer the state holds then reads logits times ``sqrt(kappa)``
+    (``search.irls_scale``), which :func:`restoring_run` undoes for validation, the
+    callbacks and the returned state."""
     st, s = search.state, search.search
     L = st.n_layers
     if not hasattr(search, "indicators"):
         search.indicators = st.Y.copy()
         search.sample_weight = None if st.sw is None else st.sw.copy()
         st.sw = np.ones(st.n_rows) if st.sw is None else st.sw.copy()
+        search.irls_scale = 1.0
+    scale = search.irls_scale
+    F = st.a[L - 1]
 
     def block(k, rows):
-        Z = K.linear(st.a[L - 1][rows], st.W[-1], st.c[-1]).astype(np.float64)
+        Z = K.linear(F[rows], st.W[-1], st.c[-1]).astype(np.float64) / scale
         Y = search.indicators[rows]
         if Z.shape[1] == 1:
             P = 1.0 / (1.0 + np.exp(-Z))
@@ -89,17 +112,28 @@ def refresh(search):
         st.Y[rows] = Z + (Y - P) / b[:, None]
         sw = search.sample_weight
         st.sw[rows] = b if sw is None else b * sw[rows]
+        square = np.sum(np.square(F[rows], dtype=np.float64), axis=1)
+        return (np.array([np.sum(st.sw[rows] * square)]),)
 
-    st.map(block)
+    parts = [p[0] for p in st.map(block)]
+    kappa = 1.0
+    if RIDGE[0] > 0:  # the mean diagonal of the weighted Gram, over the ridge alpha
+        mean_diagonal = float(st.backend.reduce_parts(parts, (1,))[0]) / F.shape[1]
+        kappa = RIDGE[0] * mean_diagonal / search.options.alpha
+        search.irls_scale = np.sqrt(kappa)
+
+        def rescale(k, rows):
+            st.Y[rows] *= search.irls_scale
+            st.sw[rows] /= kappa
+
+        st.map(rescale)
     search.gram0 = st.input_gram()  # the first layer's Gram holds the row weights
     parts = [
         np.array([np.sum(st.sw[r] * np.sum(np.square(st.Y[r], dtype=np.float64), axis=1))])
         for r in st.blocks
     ]
     s.sq_targets = float(st.backend.reduce_parts(parts, (1,))[0])
-    G, R = st.reduce(
-        lambda k, rows: search.readout_sums(st.a[L - 1][rows], rows), search.readout_shapes
-    )
+    G, R = st.reduce(lambda k, rows: search.readout_sums(F[rows], rows), search.readout_shapes)
     search.fit_readout(G, R)
 
 
@@ -133,14 +167,31 @@ def third_phase_switch(search, it, loss, options, local, switch=search_module._s
 
 
 def restoring_run(self, progress, result, run=loop.Loop.run):
-    """The loop, then the indicators and sample weights back for the output layer's fit."""
+    """The loop, with validation and callbacks reading the output layer's logits at their
+    own scale (the ridged variants); then the indicators, sample weights and that scale
+    back for the output layer's fit."""
+    own = self.view
+
+    def view(W, c):
+        scale = getattr(self.rule, "irls_scale", 1.0)
+        if scale == 1.0:
+            return own(W, c)
+        return own(
+            W[:-1] + [(W[-1] / scale).astype(W[-1].dtype)],
+            c[:-1] + [(c[-1] / scale).astype(c[-1].dtype)],
+        )
+
+    self.view = view
     try:
         return run(self, progress, result)
     finally:
         rule = self.rule
         if hasattr(rule, "indicators"):
-            rule.state.Y[...] = rule.indicators
-            rule.state.sw = rule.sample_weight
+            st, scale = rule.state, rule.irls_scale
+            st.W[-1] = (st.W[-1] / scale).astype(st.W[-1].dtype)
+            st.c[-1] = (st.c[-1] / scale).astype(st.c[-1].dtype)
+            st.Y[...] = rule.indicators
+            st.sw = rule.sample_weight
 
 
 def irls_options(**kwargs):
@@ -151,20 +202,28 @@ def fitted(model, Xa, ya, Xv, yv, variant):
     """(training accuracy, validation accuracy, seconds, iterations) of ``model`` with the
     IRLS targets of ``variant`` (None: the default)."""
     saved = Search.begin, loop.Loop.run, search_module._switch_targets
-    if variant == "from the start":
+    phases = None if variant is None else variant.removesuffix(", ridged")
+    RIDGE[0] = RIDGE_RELATIVE if variant and variant.endswith(", ridged") else 0.0
+    if phases == "from the start":
         Search.begin, loop.Loop.run = irls_begin, restoring_run
-    elif variant == "third phase":
+    elif phases == "third phase":
         Search.begin, loop.Loop.run = third_phase_begin, restoring_run
         search_module._switch_targets = third_phase_switch
     try:  # bench_growth.fit sets the estimators' SolverOptions and restores it
-        options = irls_options if variant == "from the start" else None
+        options = irls_options if phases == "from the start" else None
         score, t, n_iter = fit(model, Xa, ya, Xv, yv, options)
     finally:
         Search.begin, loop.Loop.run, search_module._switch_targets = saved
+        RIDGE[0] = 0.0
     return model.score(Xa, ya), score, t, n_iter
 
 
-VARIANTS = ("from the start", "third phase")
+VARIANTS = (
+    "from the start",
+    "third phase",
+    "from the start, ridged",
+    "third phase, ridged",
+)
 
 
 def main():

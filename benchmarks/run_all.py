@@ -37,6 +37,7 @@ SCRIPTS = [
     "bench_depth_limit.py",
     "bench_first_layer.py",
     "bench_irls_targets.py",
+    "bench_search_ridge.py",
     "bench_first_phase.py",
     "bench_local_targets.py",
     "bench_step_direction.py",
