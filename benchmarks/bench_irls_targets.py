@@ -41,7 +41,10 @@ IRLS-weighted Gram matrix of its features, instead of ``alpha``, which is
 negligible next to that Gram (the model's curvature ``b`` reaches its floor
 on the rows a fit separates, whose targets ``(Y - p) / b`` then lie up to
 100 away; the ridge holds the output layer back from them; see
-:func:`refresh`).  Each is installed for
+:func:`refresh`).  The ridge is applied by scaling the targets and row
+weights, which also multiplies eq. (6)'s ``beta`` for the top hidden layer
+by the same factor (its activation update reads the scaled output layer
+and targets): the ridged variants change both, not isolated.  Each is installed for
 the fit by :func:`fitted`, which replaces ``Search.begin`` and
 ``Loop.run``, and the estimators' ``SolverOptions``
 (for ``search_targets="squared"`` and ``slow_tol=None``; from the start)
@@ -54,7 +57,8 @@ rows unless ``--rows`` caps them; split seeds ``--seeds``, default 0, 1,
 2, each also ``random_state``), ``--depths`` hidden layers of 100 units
 (default 1,2; every stage of a deep fit uses the variant; ``--quick``:
 at most 3,000 rows, split seed 0).  While the IRLS targets run, the loop's
-``loss_curve_`` is measured against them (no table here uses it).  Nothing
+``loss_curve_`` is measured against them, in the ridged variants at their
+scale (no table here uses it).  Nothing
 here reads a test set.
 """
 
@@ -84,7 +88,9 @@ def refresh(search):
     IRLS iterations is ``RIDGE[0]`` times the mean diagonal of the IRLS-weighted Gram
     matrix of its features (scale-free), instead of ``alpha``: the targets are
     multiplied by ``sqrt(kappa)`` and the row weights divided by ``kappa``, which leaves
-    the fit's data term as it is and multiplies the ridge by ``kappa``; the output
+    the fit's data term as it is and multiplies the ridge by ``kappa`` (and eq. (6)'s
+    ``beta`` for the top hidden layer, whose activation update reads the scaled output
+    layer and targets); the output
     layer the state holds then reads logits times ``sqrt(kappa)``
     (``search.irls_scale``), which :func:`restoring_run` undoes for validation, the
     callbacks and the returned state."""

@@ -7,7 +7,8 @@ projection), and the hidden layers' targets start from that output layer
 (``1e-4``), negligible next to the features' Gram matrix, whose diagonal
 grows with the number of rows.  This script measures a ridge that does
 not: ``lam`` times the mean diagonal of that (weighted) Gram matrix, the
-features' mean square times the sample weight, for every output-layer refit
+features' squares summed over the rows with their sample weights and
+averaged over the features, added to ``alpha`` for every output-layer refit
 of the search and in the objective it compares (the hidden layers' steps,
 the classifiers' log-loss output layer and the regressor's readout refit
 after the iterations are unchanged).  It is installed for the fit by
@@ -63,6 +64,8 @@ def relative_kernels(lam):
 def fitted(model, Xa, ya, Xv, yv, lam):
     """(validation score, seconds, iterations) of ``model`` with the search's output-layer
     ridge ``lam`` (None: the default)."""
+    # the output layer's refits are the search's only weight updates with beta = 1/2
+    assert model.get_params()["beta"] != 0.5, "a hidden step would be ridged too"
     if lam is not None:
         search_module.K = relative_kernels(lam)
     try:
