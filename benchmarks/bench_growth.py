@@ -149,6 +149,16 @@ def pair_summary(cells, depths, iterations=False):
     return headers, rows
 
 
+def pair_sections(cells, depths, title):
+    """One section per compared variant: ``cells`` maps each variant to its
+    :func:`pair_summary` cells (with iterations), ``title(variant)`` names its section."""
+    sections = []
+    for variant, pairs in cells.items():
+        headers, rows = pair_summary(pairs, depths, iterations=True)
+        sections.append((title(variant), table(headers, rows)))
+    return sections
+
+
 #: the deep-network starts measured beside the default: label -> options factory
 VARIANTS = {
     "identities only": lambda **kw: SolverOptions(**{**kw, "layerwise": False}),

@@ -64,7 +64,7 @@ here reads a test set.
 
 import numpy as np
 from _common import report, table
-from bench_growth import fit, grid_arguments, pair_summary, validation_cells
+from bench_growth import fit, grid_arguments, pair_sections, validation_cells
 
 import skadmm._solver._loop as loop
 import skadmm._solver._search as search_module
@@ -118,12 +118,13 @@ def refresh(search):
         st.Y[rows] = Z + (Y - P) / b[:, None]
         sw = search.sample_weight
         st.sw[rows] = b if sw is None else b * sw[rows]
-        square = np.sum(np.square(F[rows], dtype=np.float64), axis=1)
-        return (np.array([np.sum(st.sw[rows] * square)]),)
 
-    parts = [p[0] for p in st.map(block)]
-    kappa = 1.0
+    st.map(block)
     if RIDGE[0] > 0:  # the mean diagonal of the weighted Gram, over the ridge alpha
+        parts = [
+            np.array([np.sum(st.sw[r] * np.sum(np.square(F[r], dtype=np.float64), axis=1))])
+            for r in st.blocks
+        ]
         mean_diagonal = float(st.backend.reduce_parts(parts, (1,))[0]) / F.shape[1]
         kappa = RIDGE[0] * mean_diagonal / search.options.alpha
         search.irls_scale = np.sqrt(kappa)
@@ -273,9 +274,7 @@ def main():
         ),
         ("Every fit", table(headers, rows)),
     ]
-    for v in VARIANTS:
-        sum_headers, sum_rows = pair_summary(cells[v], depths, iterations=True)
-        sections.append((f"IRLS {v} against the default", table(sum_headers, sum_rows)))
+    sections += pair_sections(cells, depths, lambda v: f"IRLS {v} against the default")
     report("irls_targets", "A prototype: hidden layers trained on the log-loss by IRLS", sections)
 
 

@@ -29,7 +29,7 @@ import types
 
 import numpy as np
 from _common import report, table
-from bench_growth import fit, grid_arguments, pair_summary, validation_cells
+from bench_growth import fit, grid_arguments, pair_sections, validation_cells
 
 import skadmm._solver._search as search_module
 from skadmm import ADMMClassifier, ADMMRegressor
@@ -115,9 +115,7 @@ def main():
         ),
         ("Every fit", table(headers, rows)),
     ]
-    for lam in RIDGES:
-        sum_headers, sum_rows = pair_summary(cells[lam], depths, iterations=True)
-        sections.append((f"Ridge {lam:g} against the default", table(sum_headers, sum_rows)))
+    sections += pair_sections(cells, depths, lambda lam: f"Ridge {lam:g} against the default")
     report("search_ridge", "A prototype: the search's output layer ridged", sections)
 
 
