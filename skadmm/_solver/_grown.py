@@ -50,9 +50,9 @@ def _grown_fit(X, Y, *, hidden_layer_sizes, activation, options, backend, seed, 
     reason of the last stage that ran (measured in
     ``benchmarks/results/full_stage.md``, at 2 and 3 hidden layers: on the
     validation splits of every classification dataset the full stage after
-    the layer-wise ones raised the mean accuracy by 0.05 point at 2.4 times
+    the layer-wise ones raised the mean accuracy by 0.08 point at 2.4 times
     the fit time, and on those of the two regressors that hold out a split
-    it lowered the mean R^2 by 0.0003 at 2.1 times the time).  Where it runs, it starts
+    the mean R^2 by 0.0004 at 2.3 times the time).  Where it runs, it starts
     by computing the grown start's function (with a validation split, under
     ``"always"``, that start, scored as the stages' best, is again the
     first candidate of early stopping).  By default, with a validation
