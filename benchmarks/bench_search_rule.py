@@ -18,7 +18,10 @@ iterations in a row that each lower its objective by at most ``search_tol``
 This benchmark is the table that chose it.  Candidates, each the same rule for
 every problem: the default; the objective-relative rule everywhere (the
 previous default); the progress-relative rule everywhere (also without a
-split); ``search_tol=0.05`` (with the default references).  Each is scored
+split); ``search_tol=0.05`` (with the default references); no search rule
+with a split (``search_tol=None`` there: the held-out patience,
+``n_iter_no_change``, alone ends each phase; the default rule without a
+split).  Each is scored
 beside ``MLPClassifier`` / ``MLPRegressor`` with ``early_stopping=True`` on
 validation splits of the training rows of every dataset (as
 ``bench_growth.py``: 75/25, split seeds ``--seeds`` (0, 1, 2) with the models'
@@ -44,12 +47,21 @@ CANDIDATES = {
     "objective-relative everywhere (previous default)": {"slow_reference": "objective"},
     "progress-relative everywhere": {"slow_reference": "progress"},
     "search_tol 0.05": {"slow_tol": 0.05},
+    # with a split (the estimators then pass slow_reference="progress") the held-out
+    # patience alone ends each phase; without one the default rule stays the brake
+    "no search rule with a split": lambda kw: (
+        {"slow_tol": None} if kw["slow_reference"] == "progress" else {}
+    ),
 }
 
 
 def forcing(overrides):
+    """The SolverOptions factory of a candidate: its overrides (a dict, or a function of
+    the estimator's options giving one) on the estimator's options."""
     if overrides is None:
         return None
+    if callable(overrides):
+        return lambda **kwargs: SolverOptions(**{**kwargs, **overrides(kwargs)})
     return lambda **kwargs: SolverOptions(**{**kwargs, **overrides})
 
 
