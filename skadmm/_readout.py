@@ -661,17 +661,18 @@ def fit_readout_path(
     estimators' path points take float32 Newton steps, their refinement
     those of the data's dtype).  A path point only has to
     rank its ridge: solved to a gradient of ``1e-4`` (of the mean loss's
-    scale) instead of ``1e-8``, every shared classification dataset chose
-    the same ridge, with the same validation log-loss to 4 digits, and the
-    many-class sets fitted 1.9 to 2.5 times faster (nursery 8.1 s -> 4.2 s,
-    krkopt 18.2 s -> 7.2 s, segmentation 2.2 s -> 1.0 s; one hidden layer of
-    100 units, validation splits, ``benchmarks/results/readout_path.md``);
-    returning the chosen point as it is instead of solving it on to ``1e-8``
-    moved the validation accuracy by -0.0016 to +0.0004 and the log-loss by
-    at most 0.0002 (1 and 2 hidden layers), and cut those fits to 2.7 s,
-    2.6 s and 0.8 s; at ``1e-3`` five of the eleven stopped the path too
-    early and chose a 4 to 16 times larger ridge (krkopt: 3.1 points of
-    accuracy lost).  The
+    scale) instead of ``1e-8``, the shared classification datasets chose
+    the same ridge in 21 of 22 cells (1 and 2 hidden layers of 100 units,
+    validation splits, ``benchmarks/results/readout_path.md``; on optdigits
+    with 2 layers the ``1e-8`` path stopped at a 4 times larger ridge, 0.27
+    point less accurate), and the many-class sets fitted 2.1 to 2.4 times
+    faster (one hidden layer: nursery 5.4 s -> 2.6 s, krkopt 14.1 s -> 6.8
+    s, segmentation 1.0 s -> 0.4 s); returning the chosen point as it is
+    instead of solving it on to ``1e-8`` moved the validation accuracy by
+    -0.0009 to +0.0008 and the log-loss by at most 0.0018, and cut those
+    fits to 1.65 s, 2.85 s and 0.33 s; at ``1e-3`` four of the eleven
+    (in 7 of the 22 cells) stopped the path too early and chose a 4 to 16
+    times larger ridge (krkopt: 2.0 points of accuracy lost).  The
     path stops at the first ridge whose validation loss is not lower than
     its predecessor's by more than
     ``tol`` (the estimator's ``tol``, as scikit-learn's MLP applies it to

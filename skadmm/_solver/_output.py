@@ -189,9 +189,9 @@ class _LogLossOutput:
         With held-out rows the path's points are solved to ``1e-4``, so with
         the default ``tol`` the chosen one is returned as it is.  Solving it
         on to ``1e-8``, the previous default, moved the validation accuracy
-        of the shared classification datasets by -0.0016 to +0.0004 and
-        their log-loss by at most 0.0002, at 1.2 times the fit time in
-        geometric mean and up to 2.8 times on krkopt
+        of the shared classification datasets by -0.0009 to +0.0008 and
+        their log-loss by at most 0.0018, at 1.19 times the fit time in
+        geometric mean and up to 2.4 times on krkopt
         (``benchmarks/results/readout_path.md``).
 
         Without held-out rows the output layer is solved at ``alpha`` to
