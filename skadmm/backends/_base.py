@@ -437,8 +437,8 @@ class Backend(ABC):
         (the chunk's sum starts from ``+0.0``, so it is never ``-0.0``).
         Bitwise the exact path's, without its digits, which on small
         problems cost as much as the products (the default fits of the
-        shared sets whose rows are one chunk took 0.77 to 0.96 of the exact
-        path's time, geometric mean 0.90, same weights:
+        shared sets whose rows are one chunk took 0.74 to 1.05 of the exact
+        path's time, geometric mean 0.91, same weights:
         ``benchmarks/results/one_chunk.md``).  Counted as one reduction of
         ``n`` entries, as the exact path is.
         """
