@@ -216,8 +216,8 @@ _COMMON_PARAMS = """
         to pay, so on one thread (``backend="serial"``, the previous
         default) a fit uses one core.  Threads take whole chunks of 8,192
         rows: on two threads the default fits of the shared datasets whose
-        training rows span several chunks ran 1.07-1.69 times faster
-        than serially (geometric mean 1.39), and those within one chunk ran
+        training rows span several chunks ran 1.05-1.60 times faster
+        than serially (geometric mean 1.32), and those within one chunk ran
         as serially, on the calling thread (validation splits, 1 and 2
         hidden layers: ``benchmarks/results/threads.md``).
 

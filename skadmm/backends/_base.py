@@ -74,7 +74,7 @@ _BLOCK_BYTES = 2**20
 #: wider than the hidden layers no longer shrinks the blocks to its own
 #: width.  Sized by the input's width too, Fashion-MNIST's 784 pixels cut
 #: the blocks of a 100-unit network to 128 rows, whose products with ``X``
-#: ran at a fraction of BLAS's speed: the default fits took 1.58 and 1.39
+#: ran at a fraction of BLAS's speed: the default fits took 1.32 and 1.23
 #: times as long as with 1,024-row blocks (validation split of the training
 #: rows, 1 and 2 hidden layers, ``benchmarks/results/threads.md``).
 _INPUT_BLOCK_BYTES = 2**24

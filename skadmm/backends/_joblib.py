@@ -76,7 +76,7 @@ class JoblibBackend(Backend):
     :class:`joblib.Parallel`: a fit makes a few calls per iteration and
     dozens in the output layer's fit, each worth a few milliseconds of
     work, and a call of an entered ``Parallel`` on two threads cost 10.6 ms
-    on the workplace's machine, against 99 µs for the pool's
+    on the workplace's machine, against 73 µs for the pool's
     (``benchmarks/results/threads.md``).
 
     To keep two levels of threads from oversubscribing the cores, BLAS is
@@ -139,7 +139,7 @@ class JoblibBackend(Backend):
         # whole chunks per thread, as the reductions deal them: rows that fit
         # in one chunk stay on the calling thread with no dispatch, and a
         # thread's rows are the same in every pass (dealing blocks by count
-        # instead changed the shared sets' fit times by 0.95-1.07, threads.md)
+        # instead changed the shared sets' fit times by 0.87-1.19, threads.md)
         blocks = list(blocks)
         per = max(1, int(self.blocks_per_chunk))
         chunks = [blocks[i : i + per] for i in range(0, len(blocks), per)]
