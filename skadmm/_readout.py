@@ -31,8 +31,8 @@ factorisation of size ``h + 1`` (binary)
 or two eigen-decompositions, of sizes ``h`` and ``K`` (softmax); it is
 formed at a fit's first Newton step and then again only once it has gone
 stale (``refresh="lazy"``).  Without the coupling (``H (x) I``, the mean
-of the diagonal blocks) nursery's output layer took 0.88 to 1.79 times the
-conjugate-gradient iterations and krkopt's 1.10 to 1.54 times
+of the diagonal blocks) nursery's output layer took 0.85 to 1.51 times the
+conjugate-gradient iterations and krkopt's 1.17 to 1.62 times
 (``benchmarks/results/readout_preconditioner.md``); the K diagonal blocks
 themselves were 2.5 to 10 times slower per fit on Fashion-MNIST features.
 On many rows it is formed on a sample of them (``curvature_rows``; the
@@ -218,9 +218,9 @@ def fit_log_loss_readout(
         consecutive Newton iterates' curvature differs little, while forming
         one costs a weighted Gram matrix of the sampled rows, its reduction
         and a factorisation of size ``h + 1``.  Formed at every step, the
-        output layers of the shared classification datasets took 1.22 times
-        as long in geometric mean (1.05 to 1.40; the fits 1.06 times), with
-        the same validation accuracy to 0.0004
+        output layers of the shared classification datasets took 1.21 times
+        as long in geometric mean (0.81 to 1.55; the fits 1.03 times), with
+        the same validation accuracy to 0.0012
         (``benchmarks/results/readout_preconditioner.md``).  The gradient
         test keeps the conjugate gradients near a well-conditioned system:
         without it, on small near-separable problems, a fit with integer
