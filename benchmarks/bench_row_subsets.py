@@ -195,6 +195,9 @@ def main():
     summary = []
     for variant, d in changes.items():
         d = np.array(d)
+        if not d.size:  # no cell had two subsets (small sets, one chunk of rows)
+            summary.append([variant, 0, "", "", "", ""])
+            continue
         summary.append(
             [
                 variant,

@@ -990,6 +990,12 @@ def test_search_rule_reads_decreases_relative_to_the_objective_or_to_the_progres
     for reference in ("objective", "progress"):
         assert _relative_decrease(950.0, 950.0, 1000.0, reference) == 0.0
         assert _relative_decrease(1000.0, 1000.0, 1000.0, reference) == 0.0  # no progress
+    # an objective above the phase's start (not the monotone search's): a decrease against
+    # nothing is not slow, and numpy scalars (the reduced sums) give no overflow warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = _relative_decrease(np.float64(100.0), np.float64(50.0), np.float64(40.0), "progress")
+    assert got == np.inf
     with pytest.raises(ValueError, match="slow_reference"):
         SolverOptions(slow_reference="floor")
     curve = 900.0 + 100.0 * 0.9 ** np.arange(1, 200)

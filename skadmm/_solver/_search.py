@@ -494,11 +494,14 @@ def _relative_decrease(start, objective, phase_start, reference):
       still most of the progress); on a linearly converging search it
       tends to 0 as the search converges.
 
-    A stall (no decrease) is 0 either way.
+    A stall (no decrease) is 0 either way.  A decrease with nothing to
+    measure it against (a phase whose objective rose above its start, which
+    the monotone search never does but a caller's rule may) is ``inf``, not
+    slow, without an overflow warning (the sums arrive as numpy scalars).
     """
-    drop = start - objective
-    ref = abs(start) if reference == "objective" else phase_start - objective
-    return drop / max(ref, np.finfo(float).tiny)
+    drop = float(start) - float(objective)
+    ref = abs(float(start)) if reference == "objective" else float(phase_start) - float(objective)
+    return drop / max(ref, float(np.finfo(float).tiny))
 
 
 def _switch_targets(search, it, loss, options, local):
