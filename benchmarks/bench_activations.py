@@ -145,8 +145,8 @@ def main():
     step_rows, acc_rows = kernel_section()
     fit_rows = fit_section(rows_cap, seeds)
     mode = (
-        "quick mode (seed 0, training rows capped at 3000; fits of a second or less, so "
-        "their times are noisy and the ratios more reliable)"
+        "quick mode (seed 0, training rows capped at 3000; fits of a few seconds at "
+        "most, so their times are noisy and the ratios more reliable)"
         if args.quick
         else "full mode (seeds 0, 1, 2, all training rows)"
     )

@@ -22,7 +22,7 @@ _COMMON_PARAMS = """
         Hidden-layer activation.  The pre-activation update (paper eq. (7))
         is solved exactly for all: in closed form for the piecewise-linear
         ones, to machine precision (the global minimiser of a 1-D problem
-        with up to two local minima, 40 to 170 times the cost of the ReLU
+        with up to two local minima, 39 to 96 times the cost of the ReLU
         step) for the smooth ``"tanh"`` and ``"logistic"``, as
         :class:`~sklearn.neural_network.MLPClassifier` names them.
         ``"hard_sigmoid"`` is the paper's ``h_sig``.

@@ -433,7 +433,7 @@ def smooth_preactivation_update(a, m, activation, beta, gamma, out=None):
     global minimum (``tests/test_kernels.py`` checks ``1e-10`` relative
     against a dense grid plus bounded refinement; the worst seen is
     ``3e-15``).  About 7 Newton steps per entry on average, each with one
-    ``tanh``: 340-460 ns per entry on a 2-core machine, 39 to 96 times the
+    ``tanh``: 340-450 ns per entry on a 2-core machine, 39 to 96 times the
     memory-bound ReLU step (5-9 ns; ``benchmarks/bench_activations.py``).
     Computed in float64 internally (the inflection points near ``t = -1``
     and the Newton steps' stopping rule need it), in blocks of

@@ -664,12 +664,13 @@ def fit_readout_path(
     scale) instead of ``1e-8``, the shared classification datasets chose
     the same ridge in 21 of 22 cells (1 and 2 hidden layers of 100 units,
     validation splits, ``benchmarks/results/readout_path.md``; on optdigits
-    with 2 layers the ``1e-8`` path stopped at a 4 times larger ridge, 0.27
-    point less accurate), and the many-class sets fitted 2.1 to 2.4 times
-    faster (one hidden layer: nursery 5.4 s -> 2.6 s, krkopt 14.1 s -> 6.8
-    s, segmentation 1.0 s -> 0.4 s); returning the chosen point as it is
-    instead of solving it on to ``1e-8`` moved the validation accuracy by
-    -0.0009 to +0.0008 and the log-loss by at most 0.0018, and cut those
+    with 2 layers the ``1e-8`` path stopped at a 4 times larger ridge, 0.18
+    point less accurate, both chosen points solved to ``1e-8``), and
+    nursery, krkopt and segmentation fitted 2.1 to 2.4 times faster (one
+    hidden layer: 5.4 s -> 2.6 s, 14.1 s -> 6.8 s, 1.0 s -> 0.4 s);
+    returning the chosen point as it is instead of solving it on to
+    ``1e-8`` moved the validation accuracy by
+    -0.0008 to +0.0009 and the log-loss by at most 0.0018, and cut those
     fits to 1.65 s, 2.85 s and 0.33 s; at ``1e-3`` four of the eleven
     (in 7 of the 22 cells) stopped the path too early and chose a 4 to 16
     times larger ridge (krkopt: 2.0 points of accuracy lost).  The
