@@ -60,11 +60,15 @@ def validation_split(name, rows, seed=0):
     return Xa, Xv, ya, yv, reg
 
 
+def rows_setting(rows_cap):
+    """How many training rows a validation-split table used, in words."""
+    return "every training row" if rows_cap is None else f"at most {rows_cap} rows"
+
+
 def split_setting(rows_cap, seeds, depths):
     """The opening words of a validation-split table's description."""
-    rows = "every training row" if rows_cap is None else f"at most {rows_cap} rows"
     return (
-        f"validation splits of the training rows (75/25; {rows}; split "
+        f"validation splits of the training rows (75/25; {rows_setting(rows_cap)}; split "
         f"seeds {seeds}), 100 units per hidden layer, depths {depths}; "
     )
 

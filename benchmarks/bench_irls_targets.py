@@ -64,7 +64,7 @@ here reads a test set.
 
 import numpy as np
 from _common import report, table
-from bench_growth import fit, grid_arguments, pair_sections, validation_cells
+from bench_growth import fit, grid_arguments, pair_sections, rows_setting, validation_cells
 
 import skadmm._solver._loop as loop
 import skadmm._solver._search as search_module
@@ -261,7 +261,7 @@ def main():
         headers += [f"IRLS {v}: train", f"{v}: validation", f"{v} - default"]
     headers += [f"{v or 'default'} s" for v in (None, *VARIANTS)]
     headers += [f"{v or 'default'} iterations" for v in (None, *VARIANTS)]
-    rows_text = "every training row" if rows_cap is None else f"at most {rows_cap} rows"
+    rows_text = rows_setting(rows_cap)
     sections = [
         (
             None,

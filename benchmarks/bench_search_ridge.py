@@ -37,7 +37,7 @@ import types
 
 import numpy as np
 from _common import report, table
-from bench_growth import fit, grid_arguments, pair_sections, validation_cells
+from bench_growth import fit, grid_arguments, pair_sections, rows_setting, validation_cells
 
 import skadmm._solver._search as search_module
 from skadmm import ADMMClassifier, ADMMRegressor
@@ -123,7 +123,7 @@ def main():
     headers += [f"{v} - default" for v in VARIANTS]
     headers += [f"{v} s" for v in out]
     headers += [f"{v} iterations" for v in out]
-    rows_text = "every training row" if rows_cap is None else f"at most {rows_cap} rows"
+    rows_text = rows_setting(rows_cap)
     sections = [
         (
             None,
